@@ -1,0 +1,230 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Options;
+using Sluice.Engine.Hosting;
+using Sluice.Server.Hosting;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary><c>sluice serve</c>: serves a model repository over KServe v2 HTTP and gRPC until SIGTERM.</summary>
+internal static class ServeCommand
+{
+    /// <summary>The repository used when none is given; the demo model is written into it.</summary>
+    public const string DefaultRepository = "./model_repository";
+
+    public static Command Create()
+    {
+        var defaults = new SluiceServerOptions();
+        var repository = new Option<string?>("--model-repository")
+        {
+            Description = $"Model repository folder (<repo>/<model>/<version>/model.onnx, with config.yaml or Triton's config.pbtxt). " +
+                          $"Default: {DefaultRepository}, where the demo model (all-MiniLM-L6-v2) is written on first start.",
+            HelpName = "DIR",
+        };
+        var controlMode = new Option<string>("--model-control-mode")
+        {
+            Description = "none: load every model at start; poll: also watch the repository and load/unload versions as they change; " +
+                          "explicit: load only --load-model models and what the repository API asks for.",
+            DefaultValueFactory = _ => "none",
+        };
+        controlMode.AcceptOnlyFromAmong("none", "poll", "explicit");
+        var loadModel = new Option<string[]>("--load-model")
+        {
+            Description = "With --model-control-mode explicit: a model to load at start (repeatable; '*' loads all).",
+            HelpName = "NAME",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var httpPort = PortOption("--http-port", "Port of the KServe v2 HTTP endpoints (HTTP/1.1 and h2c); 0 picks a free port.", defaults.HttpPort);
+        var grpcPort = PortOption("--grpc-port", "Port of the gRPC service inference.GRPCInferenceService (HTTP/2); 0 picks a free port.", defaults.GrpcPort);
+        var address = new Option<string>("--address")
+        {
+            Description = "Address both ports listen on, e.g. 0.0.0.0 (all IPv4), :: (all IPv6) or 127.0.0.1 (this machine only).",
+            DefaultValueFactory = _ => defaults.ListenAddress,
+        };
+        address.Validators.Add(static result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && !IPAddress.TryParse(value, out _))
+            {
+                result.AddError($"'{value}' is not an IP address for --address.");
+            }
+        });
+        var device = new Option<string>("--device")
+        {
+            Description = "Default ONNX Runtime execution provider for models whose config does not choose one.",
+            DefaultValueFactory = _ => "cpu",
+        };
+        device.AcceptOnlyFromAmong("cpu", "cuda", "tensorrt");
+        var enableManagement = new Option<bool>("--enable-model-management")
+        {
+            Description = "Serve POST /v2/repository/models/{m}/load and /unload (and their gRPC twins); needs --management-token.",
+        };
+        var token = new Option<string?>("--management-token")
+        {
+            Description = "Bearer token that management calls must carry (Authorization: Bearer <token>).",
+            HelpName = "TOKEN",
+        };
+        var maxBody = new Option<long>("--max-request-body-bytes")
+        {
+            Description = "Largest request body accepted; larger requests get 413.",
+            DefaultValueFactory = _ => defaults.MaxRequestBodyBytes,
+            CustomParser = static result => ParseInteger(result, "--max-request-body-bytes", 1024, int.MaxValue),
+            HelpName = "BYTES",
+        };
+        var drainTimeout = new Option<TimeSpan>("--drain-timeout")
+        {
+            Description = "On SIGTERM, how long to wait for in-flight requests after readiness turns false (e.g. 30s, 500ms, 2m).",
+            DefaultValueFactory = _ => defaults.DrainTimeout,
+            CustomParser = ParseDuration,
+            HelpName = "DURATION",
+        };
+
+        var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC until SIGTERM or Ctrl+C.")
+        {
+            repository, controlMode, loadModel, httpPort, grpcPort, address, device, enableManagement, token, maxBody, drainTimeout,
+        };
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var server = new SluiceServerOptions
+            {
+                HttpPort = parse.GetValue(httpPort),
+                GrpcPort = parse.GetValue(grpcPort),
+                ListenAddress = parse.GetValue(address)!,
+                MaxRequestBodyBytes = parse.GetValue(maxBody),
+                EnableModelManagement = parse.GetValue(enableManagement),
+                ManagementToken = parse.GetValue(token),
+                DrainTimeout = parse.GetValue(drainTimeout),
+            };
+            var repositoryPath = parse.GetValue(repository);
+            var mode = parse.GetValue(controlMode) switch
+            {
+                "poll" => ModelControlMode.Poll,
+                "explicit" => ModelControlMode.Explicit,
+                _ => ModelControlMode.None,
+            };
+            var startupModels = parse.GetValue(loadModel) ?? [];
+
+            var errors = ValidateServer(server);
+            if (startupModels.Length > 0 && mode != ModelControlMode.Explicit)
+            {
+                errors.Add("--load-model needs --model-control-mode explicit.");
+            }
+
+            if (errors.Count > 0)
+            {
+                await Console.Error.WriteLineAsync($"sluice serve: error: {errors[0]} (see 'sluice serve --help')").ConfigureAwait(false);
+                return Program.UsageError;
+            }
+
+            WebApplication app;
+            try
+            {
+                app = SluiceApplication.Build(server, options =>
+                {
+                    options.RepositoryPath = Path.GetFullPath(repositoryPath ?? DefaultRepository);
+                    options.WriteDemoModel = repositoryPath is null;
+                    options.ControlMode = mode;
+                    options.Device = parse.GetValue(device)!;
+                    foreach (var model in startupModels)
+                    {
+                        options.StartupModels.Add(model);
+                    }
+                });
+            }
+            catch (OptionsValidationException exception)
+            {
+                await Console.Error.WriteLineAsync($"sluice serve: error: {string.Join("; ", exception.Failures)}").ConfigureAwait(false);
+                return Program.UsageError;
+            }
+
+            await using (app.ConfigureAwait(false))
+            {
+                await app.RunAsync().ConfigureAwait(false);   // returns after SIGTERM / Ctrl+C and a completed drain
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Rules that span options, worded with the command-line flags; then the server's own validation.</summary>
+    private static List<string> ValidateServer(SluiceServerOptions server)
+    {
+        var errors = new List<string>();
+        if (server.EnableModelManagement && string.IsNullOrWhiteSpace(server.ManagementToken))
+        {
+            errors.Add("--enable-model-management needs --management-token.");
+        }
+
+        if (server.HttpPort != 0 && server.HttpPort == server.GrpcPort)
+        {
+            errors.Add($"--http-port and --grpc-port must differ (both are {server.HttpPort}).");
+        }
+
+        errors.AddRange(server.Validate());
+        return errors;
+    }
+
+    private static Option<int> PortOption(string name, string description, int defaultValue) =>
+        new(name)
+        {
+            Description = description,
+            DefaultValueFactory = _ => defaultValue,
+            HelpName = "PORT",
+            CustomParser = result => (int)ParseInteger(result, name, 0, 65535),
+        };
+
+    /// <summary>Parses an integer option within bounds, reporting one clear error otherwise.</summary>
+    internal static long ParseInteger(ArgumentResult result, string name, long min, long max)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        result.AddError($"{name} must be an integer between {min} and {max}, not '{text}'.");
+        return default;
+    }
+
+    /// <summary>Parses <c>30s</c>, <c>500ms</c>, <c>2m</c>, or a plain number of seconds.</summary>
+    internal static TimeSpan ParseDuration(ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value.Trim() : "";
+        if (TryParseDuration(text, out var value) && value >= TimeSpan.Zero && value <= TimeSpan.FromHours(1))
+        {
+            return value;
+        }
+
+        var name = result.Parent is OptionResult option ? option.Option.Name : "the option";
+        result.AddError($"'{text}' is not a duration between 0s and 1h for {name} (use e.g. 30s, 500ms, 2m).");
+        return default;
+    }
+
+    internal static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = default;
+        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        foreach (var (suffix, seconds) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
+                && double.IsFinite(number))
+            {
+                value = TimeSpan.FromSeconds(number * seconds);
+                return true;
+            }
+        }
+
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain) && double.IsFinite(plain))
+        {
+            value = TimeSpan.FromSeconds(plain);
+            return true;
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Runtime;
+using Sluice.Core.Tensors;
+using Sluice.Engine.Configuration;
+using Sluice.Engine.Scheduling;
+using Sluice.Engine.Statistics;
+
+namespace Sluice.Engine.Repository;
+
+/// <summary>
+/// Loads one model version: reads the model's signature, completes and validates its config, creates one runner per instance,
+/// warms each up with one run on zeros, and starts its batching loop. Anything that fails disposes what was made and throws.
+/// </summary>
+internal sealed class ModelVersionLoader(
+    IModelBackend backend, ModelConfigValidation validation, TimeProvider timeProvider, ILogger logger, string defaultDevice)
+{
+    /// <summary>Loads a version; throws <see cref="ModelConfigException"/> or the backend's exception on failure.</summary>
+    /// <param name="parsed">The model's config file as read, or null when it has none.</param>
+    /// <param name="configFileName">The config file's repository-relative name (or the model name) for messages.</param>
+    public async Task<LoadedModelVersion> LoadAsync(
+        string name, long version, ParsedModelConfig? parsed, string configFileName, string modelPath, VersionFingerprint fingerprint,
+        CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        logger.ModelVersionLoading(name, version);
+
+        // :: Step 1 — the model's own inputs and outputs, then the config completed from them and validated.
+        var execution = parsed?.Config.Execution ?? new ExecutionConfig();
+        var signature = backend.ReadSignature(modelPath, execution);
+        var config = ModelConfigCompleter.Complete(parsed, name, signature, configFileName);
+        validation.Validate(config, configFileName);
+
+        // :: Step 2 — one runner per instance, each warmed up before the version takes traffic.
+        var runners = new List<IModelRunner>();
+        try
+        {
+            var index = 0;
+            foreach (var group in config.InstanceGroups)
+            {
+                var gpus = group.Kind == InstanceKind.Gpu && group.Gpus.Count > 0 ? group.Gpus : [0];
+                foreach (var gpu in gpus)
+                {
+                    for (var i = 0; i < group.Count; i++)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var placement = new RunnerPlacement(ProviderFor(config, group), group.Kind == InstanceKind.Gpu ? gpu : 0, index++);
+                        var runner = backend.CreateRunner(config, modelPath, placement);
+                        runners.Add(runner);
+                        await WarmUpAsync(runner, config, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+
+            // :: Step 3 — the loop that owns the version's queue.
+            var counters = new RequestCounters();
+            var statistics = new VersionStatistics(timeProvider);
+            var loop = new BatchingLoop(name, version, config, runners, timeProvider, logger, counters, statistics);
+            loop.Start();
+            logger.ModelVersionLoaded(name, version, runners.Count, config.MaxBatchSize, config.DynamicBatching is not null,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return new LoadedModelVersion(name, version, config, fingerprint, runners, loop, counters, statistics);
+        }
+        catch
+        {
+            foreach (var runner in runners)
+            {
+                runner.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The execution provider of an instance: the model's own choice, else the server's <c>--device</c>; a KIND_GPU group on a
+    /// CPU server uses CUDA. A KIND_CPU group follows <c>--device</c>, so <c>--device cuda</c> moves default configs to the GPU.
+    /// </summary>
+    private string ProviderFor(ModelConfig config, InstanceGroupConfig group)
+    {
+        if (config.Execution.ExecutionProvider is { } provider)
+        {
+            return provider;
+        }
+
+        return group.Kind == InstanceKind.Gpu && defaultDevice == "cpu" ? "cuda" : defaultDevice;
+    }
+
+    /// <summary>Runs the model once on zeros (variable dimensions as 1, batch of 1), so the first request does not pay for it.</summary>
+    internal static async Task WarmUpAsync(IModelRunner runner, ModelConfig config, CancellationToken cancellationToken)
+    {
+        var inputs = new List<TensorData>(config.Inputs.Count);
+        foreach (var input in config.Inputs)
+        {
+            long[] shape = config.MaxBatchSize > 0 ? [1, .. input.Dims] : [.. input.Dims];
+            for (var i = 0; i < shape.Length; i++)
+            {
+                if (shape[i] < 0)
+                {
+                    shape[i] = 1;
+                }
+            }
+
+            TensorShape.TryGetElementCount(shape, out var count);
+            var bytes = input.DataType == DataType.Bytes ? checked(count * 4) : checked(count * input.DataType.ElementSize());
+            inputs.Add(new TensorData(input.Name, input.DataType, shape, new byte[bytes]));
+        }
+
+        var result = await runner.RunAsync(inputs, config.Outputs.Select(o => o.Name).ToArray(), cancellationToken).ConfigureAwait(false);
+        _ = result;
+    }
+}

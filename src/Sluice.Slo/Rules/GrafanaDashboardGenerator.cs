@@ -1,0 +1,160 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sluice.Slo.Spec;
+
+namespace Sluice.Slo.Rules;
+
+/// <summary>
+/// Writes a Grafana dashboard (JSON model, schemaVersion 39) over the series <see cref="PrometheusRuleGenerator"/> records:
+/// one row per SLO with its SLI, remaining error budget, and burn rates over 5m, 1h, 6h, 1d and 3d against the page and
+/// ticket thresholds. A <c>datasource</c> variable picks the Prometheus data source.
+/// </summary>
+public static class GrafanaDashboardGenerator
+{
+    /// <summary>The dashboard's uid.</summary>
+    public const string Uid = "sluice-slo";
+
+    /// <summary>Generates the dashboard JSON.</summary>
+    public static string Generate(IReadOnlyList<SloSpec> slos, string title = "Sluice SLOs")
+    {
+        ArgumentNullException.ThrowIfNull(slos);
+        var panels = new JsonArray();
+        int id = 1, y = 0;
+        foreach (var slo in slos)
+        {
+            var selector = $"{{slo=\"{slo.Name}\"}}";
+            panels.Add(new JsonObject
+            {
+                ["id"] = id++,
+                ["type"] = "row",
+                ["title"] = $"{slo.Name} — {slo.Model} ({slo.Sli.Kind.ToString().ToLowerInvariant()}, {slo.Objective * 100:0.###}% over {DurationText.Format(slo.Window)})",
+                ["collapsed"] = false,
+                ["gridPos"] = Grid(0, y, 24, 1),
+                ["panels"] = new JsonArray(),
+            });
+            y += 1;
+            panels.Add(Stat(id++, "SLI", $"slo:sli:ratio{selector}", "percentunit", Grid(0, y, 6, 8),
+                [(null, "red"), (slo.Objective, "green")]));
+            panels.Add(Stat(id++, "Error budget remaining", $"slo:period_error_budget_remaining:ratio{selector}", "percentunit",
+                Grid(6, y, 6, 8), [(null, "red"), (0.0, "orange"), (0.25, "green")]));
+            panels.Add(BurnRates(id++, slo, selector, Grid(12, y, 12, 8)));
+            y += 8;
+        }
+
+        var dashboard = new JsonObject
+        {
+            ["uid"] = Uid,
+            ["title"] = title,
+            ["tags"] = new JsonArray("sluice", "slo"),
+            ["timezone"] = "utc",
+            ["schemaVersion"] = 39,
+            ["version"] = 1,
+            ["editable"] = true,
+            ["refresh"] = "1m",
+            ["time"] = new JsonObject { ["from"] = "now-7d", ["to"] = "now" },
+            ["templating"] = new JsonObject
+            {
+                ["list"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = "datasource",
+                    ["label"] = "Data source",
+                    ["type"] = "datasource",
+                    ["query"] = "prometheus",
+                    ["current"] = new JsonObject(),
+                    ["hide"] = 0,
+                }),
+            },
+            ["annotations"] = new JsonObject { ["list"] = new JsonArray() },
+            ["panels"] = panels,
+        };
+        return dashboard.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static JsonObject Grid(int x, int y, int w, int h) => new() { ["x"] = x, ["y"] = y, ["w"] = w, ["h"] = h };
+
+    private static JsonObject DataSource() => new() { ["type"] = "prometheus", ["uid"] = "${datasource}" };
+
+    private static JsonObject Target(string expr, string legend, string refId) => new()
+    {
+        ["datasource"] = DataSource(),
+        ["expr"] = expr,
+        ["legendFormat"] = legend,
+        ["refId"] = refId,
+    };
+
+    private static JsonObject Stat(int id, string title, string expr, string unit, JsonObject grid, (double? Value, string Color)[] steps)
+    {
+        var thresholdSteps = new JsonArray();
+        foreach (var (value, color) in steps)
+        {
+            thresholdSteps.Add(new JsonObject { ["color"] = color, ["value"] = value is null ? null : JsonValue.Create(value.Value) });
+        }
+
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "stat",
+            ["title"] = title,
+            ["datasource"] = DataSource(),
+            ["gridPos"] = grid,
+            ["targets"] = new JsonArray(Target(expr, title, "A")),
+            ["fieldConfig"] = new JsonObject
+            {
+                ["defaults"] = new JsonObject
+                {
+                    ["unit"] = unit,
+                    ["decimals"] = 3,
+                    ["thresholds"] = new JsonObject { ["mode"] = "absolute", ["steps"] = thresholdSteps },
+                },
+                ["overrides"] = new JsonArray(),
+            },
+            ["options"] = new JsonObject
+            {
+                ["reduceOptions"] = new JsonObject { ["calcs"] = new JsonArray("lastNotNull"), ["fields"] = "", ["values"] = false },
+                ["colorMode"] = "value",
+                ["graphMode"] = "area",
+            },
+        };
+    }
+
+    private static JsonObject BurnRates(int id, SloSpec slo, string selector, JsonObject grid)
+    {
+        var targets = new JsonArray();
+        char refId = 'A';
+        foreach (var window in new[] { "5m", "1h", "6h", "1d", "3d" })
+        {
+            targets.Add(Target($"slo:sli_error:ratio_rate{window}{selector} / on(slo) slo:error_budget:ratio{selector}",
+                $"burn rate {window}", (refId++).ToString()));
+        }
+
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "timeseries",
+            ["title"] = "Burn rate (page above 14.4 / 6, ticket above 3 / 1)",
+            ["description"] = $"Error ratio over each window divided by the error budget ({slo.ErrorBudget:0.#####}).",
+            ["datasource"] = DataSource(),
+            ["gridPos"] = grid,
+            ["targets"] = targets,
+            ["fieldConfig"] = new JsonObject
+            {
+                ["defaults"] = new JsonObject
+                {
+                    ["unit"] = "none",
+                    ["min"] = 0,
+                    ["custom"] = new JsonObject { ["thresholdsStyle"] = new JsonObject { ["mode"] = "dashed" } },
+                    ["thresholds"] = new JsonObject
+                    {
+                        ["mode"] = "absolute",
+                        ["steps"] = new JsonArray(
+                            new JsonObject { ["color"] = "green", ["value"] = null },
+                            new JsonObject { ["color"] = "yellow", ["value"] = 1 },
+                            new JsonObject { ["color"] = "orange", ["value"] = 6 },
+                            new JsonObject { ["color"] = "red", ["value"] = 14.4 }),
+                    },
+                },
+                ["overrides"] = new JsonArray(),
+            },
+        };
+    }
+}

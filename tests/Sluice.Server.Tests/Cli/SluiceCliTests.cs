@@ -1,0 +1,141 @@
+using System.Net;
+using Sluice.Server.Tests.Hosting;
+using Sluice.Server.Tests.TestSupport;
+using static Sluice.Server.Tests.TestSupport.KServeHttp;
+
+namespace Sluice.Server.Tests.Cli;
+
+public sealed class SluiceCliTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Help_Root_ListsServe()
+    {
+        var (exitCode, stdout, _) = await SluiceProcess.RunAsync(Timeout, "--help");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("serve", stdout);
+    }
+
+    [Fact]
+    public async Task Help_Serve_DescribesEveryOptionWithItsDefault()
+    {
+        var (exitCode, stdout, _) = await SluiceProcess.RunAsync(Timeout, "serve", "--help");
+
+        Assert.Equal(0, exitCode);
+        foreach (var option in (string[])["--model-repository", "--model-control-mode", "--load-model", "--http-port", "--grpc-port", "--address",
+                     "--device", "--enable-model-management", "--management-token", "--max-request-body-bytes", "--drain-timeout"])
+        {
+            Assert.Contains(option, stdout);
+        }
+
+        foreach (var shown in (string[])["8000", "8001", "0.0.0.0", "cpu", "none", "./model_repository", "67108864", "00:00:30"])
+        {
+            Assert.Contains(shown, stdout);
+        }
+    }
+
+    [Theory]
+    [InlineData("cpu", "--device", "gpu")]
+    [InlineData("tensorrt", "--device", "gpu")]
+    [InlineData("explicit", "--model-control-mode", "sometimes")]
+    [InlineData("--http-port", "--http-port", "70000")]
+    [InlineData("abc", "--grpc-port", "abc")]
+    [InlineData("--address", "--address", "example.com")]
+    [InlineData("--drain-timeout", "--drain-timeout", "soon")]
+    [InlineData("--management-token", "--enable-model-management")]
+    [InlineData("--max-request-body-bytes", "--max-request-body-bytes", "12")]
+    [InlineData("--no-such-option", "--no-such-option")]
+    [InlineData("must differ", "--http-port", "9000", "--grpc-port", "9000")]
+    [InlineData("--load-model", "--load-model", "x")]
+    public async Task Serve_InvalidOption_ExitsWith2AndOneClearLine(string expected, params string[] args)
+    {
+        var (exitCode, _, stderr) = await SluiceProcess.RunAsync(Timeout, ["serve", .. args]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Serve_Sigterm_DrainsInFlightRequestAndExitsZero()
+    {
+        using var repository = new TestRepository().WithSlow("slow", iterations: 2000);
+        var httpPort = SluiceProcess.FreePort();
+        var grpcPort = SluiceProcess.FreePort();
+        using var sluice = SluiceProcess.Start("serve", "--model-repository", repository.Path, "--address", "127.0.0.1",
+            "--http-port", httpPort.ToString(), "--grpc-port", grpcPort.ToString(), "--drain-timeout", "30s");
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = Timeout };
+        await WaitForReadyModelAsync(client, sluice, "slow");
+        Assert.Contains($"127.0.0.1:{httpPort}", sluice.Stdout);   // the startup line says what is served where
+
+        // :: a request in flight: the server logged handing it to the engine (a long run of the slow model)
+        var inFlight = client.PostAsync("v2/models/slow/infer", Json(SluiceApplicationTests.SlowRequest(rows: 32)));
+        await Conditions.WaitUntilAsync(() => sluice.Stdout.Contains("Decoded infer request for model 'slow'") || inFlight.IsCompleted,
+            Timeout, "the request reached the engine");
+        if (inFlight.IsCompleted)
+        {
+            using var early = await inFlight;
+            Assert.Fail($"the slow request finished before SIGTERM ({(int)early.StatusCode} {await early.Content.ReadAsStringAsync()})");
+        }
+
+
+        sluice.Terminate();
+
+        try
+        {
+            await Conditions.WaitUntilAsync(() => IsNotReady(client), Timeout, "readiness turned false");
+        }
+        catch (HttpRequestException exception)
+        {
+            await sluice.WaitForExitAsync(Timeout);
+            throw new Xunit.Sdk.XunitException($"{exception.Message}; sluice output: {sluice.Stdout} {sluice.Stderr}");
+        }
+
+        using var rejected = await client.PostAsync("v2/models/slow/infer", Json(SluiceApplicationTests.SlowRequest(rows: 1))).WaitAsync(Timeout);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
+        Assert.NotNull(rejected.Headers.RetryAfter);
+        using var completed = await inFlight.WaitAsync(Timeout);
+        var exitCode = await sluice.WaitForExitAsync(Timeout);
+
+        Assert.True(completed.StatusCode == HttpStatusCode.OK, await completed.Content.ReadAsStringAsync());
+        Assert.Equal(32 * 256, (await ReadInferAsync(completed)).Floats("OUTPUT0").Length);
+        Assert.True(exitCode == 0, $"exit code {exitCode}; stderr: {sluice.Stderr}");
+        Assert.Contains("readiness is now false", sluice.Stdout);
+    }
+
+    private static bool IsNotReady(HttpClient client)
+    {
+        using var response = client.GetAsync("v2/health/ready").GetAwaiter().GetResult();
+        return response.StatusCode != HttpStatusCode.OK;
+    }
+
+    private static async Task WaitForReadyModelAsync(HttpClient client, SluiceProcess sluice, string model)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            Assert.False(sluice.HasExited, $"sluice exited early: {sluice.Stderr} {sluice.Stdout}");
+            try
+            {
+                using var response = await client.GetAsync($"v2/models/{model}/ready");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"model never ready: {sluice.Stdout} {sluice.Stderr}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50));
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using Sluice.Core.Tensors;
+using Sluice.Onnx.Graph;
+
+namespace Sluice.Server.Tests.TestSupport;
+
+/// <summary>A temporary model repository of small real ONNX models (and optionally the demo MiniLM), deleted on dispose.</summary>
+internal sealed class TestRepository : IDisposable
+{
+    public TestRepository()
+    {
+        Path = Directory.CreateTempSubdirectory("sluice-http-").FullName;
+    }
+
+    public string Path { get; }
+
+    /// <summary><c>add_one</c>: FP32 INPUT0 [-1,4] → OUTPUT0 = INPUT0 + 1, no config file (auto-completed).</summary>
+    public TestRepository WithAddOne(string name = "add_one", DataType type = DataType.Fp32)
+    {
+        SampleModels.WriteAddOne(ModelFile(name), type);
+        return this;
+    }
+
+    /// <summary>Triton's "simple" model with a Triton-style <c>config.pbtxt</c>, served unchanged.</summary>
+    public TestRepository WithTritonAddSub(string name = "simple")
+    {
+        SampleModels.WriteAddSub(ModelFile(name));
+        File.WriteAllText(System.IO.Path.Combine(Path, name, "config.pbtxt"), $$"""
+            name: "{{name}}"
+            platform: "onnxruntime_onnx"
+            max_batch_size: 8
+            input [
+              {
+                name: "INPUT0"
+                data_type: TYPE_FP32
+                dims: [ 16 ]
+              },
+              {
+                name: "INPUT1"
+                data_type: TYPE_FP32
+                dims: [ 16 ]
+              }
+            ]
+            output [
+              {
+                name: "OUTPUT0"
+                data_type: TYPE_FP32
+                dims: [ 16 ]
+              },
+              {
+                name: "OUTPUT1"
+                data_type: TYPE_FP32
+                dims: [ 16 ]
+              }
+            ]
+            dynamic_batching {
+              preferred_batch_size: [ 4 ]
+              max_queue_delay_microseconds: 500
+            }
+            instance_group [ { count: 1, kind: KIND_CPU } ]
+            """);
+        return this;
+    }
+
+    /// <summary>An identity model of <paramref name="type"/> with dims [-1, 2].</summary>
+    public TestRepository WithIdentity(string name, DataType type)
+    {
+        SampleModels.WriteIdentity(ModelFile(name), type, [-1, 2]);
+        return this;
+    }
+
+    public TestRepository WithSlow(string name = "slow", int iterations = 200)
+    {
+        SampleModels.WriteSlow(ModelFile(name), iterations);
+        return this;
+    }
+
+    public TestRepository WithMiniLm()
+    {
+        Sluice.Engine.Repository.DemoRepository.EnsureWritten(Path);
+        return this;
+    }
+
+    private string ModelFile(string name) => System.IO.Path.Combine(Path, name, "1", "model.onnx");
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a model file still mapped by a session that is being disposed; the temp folder is cleaned later
+        }
+    }
+}
