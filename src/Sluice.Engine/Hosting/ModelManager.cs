@@ -73,7 +73,8 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
     /// <summary>Runs one request.</summary>
     /// <remarks>
     /// <list type="number">
-    /// <item>Refuse when draining (<see cref="InferenceError.Draining"/>).</item>
+    /// <item>Admission against draining is the protocol layers' job (<see cref="ServerLifecycle.TryEnter"/>): they admit a
+    /// request once, when it arrives, so one admitted before SIGTERM runs to completion even if it reaches the engine after.</item>
     /// <item>Resolve the model version from the current snapshot (ModelNotFound / ModelNotReady) and enter its admission gate;
     /// a version retiring right now sends the request to its replacement.</item>
     /// <item>Validate against the version's config (InvalidInput).</item>
@@ -84,12 +85,6 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
     public async ValueTask<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-
-        // :: Step 1
-        if (!_lifecycle.TryEnter())
-        {
-            throw new InferenceException(InferenceError.Draining, "server is shutting down") { RetryAfter = TimeSpan.FromSeconds(1) };
-        }
 
         LoadedModelVersion? version = null;
         try
@@ -109,7 +104,6 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
         finally
         {
             version?.Release();
-            _lifecycle.Exit();
         }
     }
 

@@ -25,6 +25,9 @@ internal readonly record struct BatchDecision(int Take, TimeSpan WaitBeforeRetry
 /// <item>At least max_batch_size rows queued: run max_batch_size.</item>
 /// <item>At least one preferred size reached: run the largest preferred size that can be formed.</item>
 /// <item>The oldest request waited max_queue_delay (or the flush flag is set, when stopping): run what is queued.</item>
+/// <item>Fewer than <see cref="MinExpectedArrivalsToWait"/> further arrivals are expected in the rest of the delay, at the
+/// observed arrival rate: run what is queued. Waiting could only add latency (a lone client at concurrency 1 never has a
+/// companion coming); max_queue_delay is a bound, and Triton's semantics allow running before it.</item>
 /// <item>Otherwise: wait for the rest of the delay.</item>
 /// </list>
 /// </remarks>
@@ -53,7 +56,8 @@ internal sealed class BatchFormer
 
     /// <summary>Decides for a queue of <paramref name="queuedRows"/> rows whose oldest request has waited <paramref name="oldestWait"/>.</summary>
     /// <param name="flush">Run whatever is queued without waiting (the loop is stopping).</param>
-    public BatchDecision Decide(int queuedRows, TimeSpan oldestWait, bool flush = false)
+    /// <param name="arrivalsPerSecond">The observed arrival rate (rows per second); positive infinity always waits out the delay.</param>
+    public BatchDecision Decide(int queuedRows, TimeSpan oldestWait, bool flush = false, double arrivalsPerSecond = double.PositiveInfinity)
     {
         if (queuedRows <= 0)
         {
@@ -78,6 +82,18 @@ internal sealed class BatchFormer
             return BatchDecision.Run(queuedRows);
         }
 
-        return BatchDecision.Wait(_maxQueueDelay - oldestWait);
+        var remaining = _maxQueueDelay - oldestWait;
+        if (arrivalsPerSecond * remaining.TotalSeconds < MinExpectedArrivalsToWait)
+        {
+            return BatchDecision.Run(queuedRows);
+        }
+
+        return BatchDecision.Wait(remaining);
     }
+
+    /// <summary>
+    /// Waiting for a fuller batch pays only when at least this many more rows are expected to arrive before the delay runs
+    /// out; below it, the queue runs at once.
+    /// </summary>
+    public const double MinExpectedArrivalsToWait = 0.5;
 }

@@ -108,6 +108,12 @@ internal sealed class BatchingLoop : IAsyncDisposable
     /// <summary>The loop task.</summary>
     private Task? _loopTask;
 
+    /// <summary>Enqueue timestamp of the last arrival the loop saw (<see cref="_timeProvider"/> ticks); loop-owned.</summary>
+    private long _lastArrival;
+
+    /// <summary>Smoothed gap between arrivals, in seconds (exponential moving average); loop-owned. Starts infinite: no rate yet.</summary>
+    private double _meanArrivalGapSeconds = double.PositiveInfinity;
+
     public BatchingLoop(
         string modelName, long version, ModelConfig config, IReadOnlyList<IModelRunner> runners, TimeProvider timeProvider,
         ILogger logger, RequestCounters counters, VersionStatistics statistics)
@@ -319,6 +325,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
 
                 while (_channel.Reader.TryRead(out var pending))
                 {
+                    ObserveArrival(pending);
                     Add(pending);
                 }
 
@@ -379,6 +386,32 @@ internal sealed class BatchingLoop : IAsyncDisposable
         Debug.Assert(Volatile.Read(ref _running) >= 0, "running count went negative");
         Debug.Assert(_idle.Count + Volatile.Read(ref _running) <= _instanceCount, "more instances than were created");
         Debug.Assert(_groups.TrueForAll(g => g.Rows >= 0), "a group's row count went negative");
+    }
+
+    /// <summary>Updates the arrival-rate estimate that lets the batcher skip waits no companion request would fill.</summary>
+    private void ObserveArrival(PendingRequest pending)
+    {
+        const double Smoothing = 0.2;
+        if (_lastArrival != 0)
+        {
+            var gap = Math.Max(0, _timeProvider.GetElapsedTime(_lastArrival, pending.EnqueuedTimestamp).TotalSeconds) / Math.Max(1, pending.Rows);
+            _meanArrivalGapSeconds = double.IsPositiveInfinity(_meanArrivalGapSeconds) ? gap : (1 - Smoothing) * _meanArrivalGapSeconds + Smoothing * gap;
+        }
+
+        _lastArrival = Math.Max(_lastArrival, pending.EnqueuedTimestamp);
+    }
+
+    /// <summary>Rows per second lately; a long silence since the last arrival lowers it, so one stale burst does not keep the batcher waiting.</summary>
+    private double ArrivalRate(long now)
+    {
+        if (_lastArrival == 0)
+        {
+            return 0;
+        }
+
+        var sinceLast = _timeProvider.GetElapsedTime(_lastArrival, now).TotalSeconds;
+        var gap = Math.Max(_meanArrivalGapSeconds, sinceLast);
+        return gap <= 0 ? double.PositiveInfinity : 1 / gap;
     }
 
     private void Add(PendingRequest pending)
@@ -515,7 +548,8 @@ internal sealed class BatchingLoop : IAsyncDisposable
                     break;
                 }
 
-                var decision = _former.Decide(group.Rows, _timeProvider.GetElapsedTime(group.Items.Peek().EnqueuedTimestamp, now), flush: _stopping);
+                var decision = _former.Decide(
+                    group.Rows, _timeProvider.GetElapsedTime(group.Items.Peek().EnqueuedTimestamp, now), flush: _stopping, ArrivalRate(now));
                 if (decision.RunNow)
                 {
                     ready = group;

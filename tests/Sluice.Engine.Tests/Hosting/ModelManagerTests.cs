@@ -88,18 +88,21 @@ public sealed class ModelManagerTests
     }
 
     [Fact]
-    public async Task InferAsync_Draining_ThrowsDraining()
+    public async Task InferAsync_DrainingAfterProtocolAdmittedRequest_StillRunsIt()
     {
         using var repo = new TempDirectory();
         Repos.WriteAddOne(repo.Path, "add_one", 1, Repos.AddOneConfig());
         var lifecycle = new ServerLifecycle();
         await using var manager = Repos.Manager(repo.Path, lifecycle: lifecycle);
         await manager.LoadInitialModelsAsync(CancellationToken.None).WaitAsync(Safety);
+        Assert.True(lifecycle.TryEnter());   // the protocol layer admitted it before SIGTERM
         lifecycle.BeginDrain();
 
-        var error = await Assert.ThrowsAsync<InferenceException>(() => manager.InferAsync(Requests.AddOne("add_one"), CancellationToken.None).AsTask());
+        var response = await manager.InferAsync(Requests.AddOne("add_one"), CancellationToken.None).AsTask().WaitAsync(Safety);
+        lifecycle.Exit();
 
-        Assert.Equal(InferenceError.Draining, error.Error);
+        Assert.Equal("add_one", response.ModelName);
+        Assert.False(lifecycle.TryEnter());
         Assert.Equal(0, lifecycle.InFlight);
     }
 

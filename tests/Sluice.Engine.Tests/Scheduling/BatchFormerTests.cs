@@ -51,6 +51,28 @@ public sealed class BatchFormerTests
         Assert.Equal(TimeSpan.FromMilliseconds(3), decision.WaitBeforeRetry);
     }
 
+    public static TheoryData<double, int, int, int> ArrivalRateCases => new()
+    {
+        // arrivals/s, waited ms, expected take, expected wait ms   (max 8, preferred [4], delay 5 ms, 3 rows queued)
+        { 0, 0, 3, 0 },            // nobody else is coming: run now
+        { 50, 0, 3, 0 },           // one client at 20 ms a request: 0.25 expected in 5 ms, below 0.5
+        { 100, 0, 0, 5 },          // 0.5 expected in 5 ms: worth waiting
+        { 100, 2, 3, 0 },          // but with 3 ms left only 0.3 more are expected
+        { 10_000, 2, 0, 3 },       // busy: wait the rest of the delay
+    };
+
+    [Theory]
+    [MemberData(nameof(ArrivalRateCases))]
+    public void Decide_WithArrivalRate_WaitsOnlyWhenACompanionIsExpected(double arrivalsPerSecond, int waitedMs, int take, int waitMs)
+    {
+        var former = new BatchFormer(8, new DynamicBatchingConfig { PreferredBatchSizes = [4], MaxQueueDelay = TimeSpan.FromMilliseconds(5) });
+
+        var decision = former.Decide(3, TimeSpan.FromMilliseconds(waitedMs), flush: false, arrivalsPerSecond);
+
+        Assert.Equal(take, decision.Take);
+        Assert.Equal(TimeSpan.FromMilliseconds(waitMs), decision.WaitBeforeRetry);
+    }
+
     [Fact]
     public void Decide_Flushing_RunsWhatIsQueuedWithoutWaiting()
     {

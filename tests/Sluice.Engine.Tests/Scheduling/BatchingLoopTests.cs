@@ -70,6 +70,18 @@ public sealed class BatchingLoopTests
     };
 
     [Fact]
+    public async Task Enqueue_LoneRequestWithNoArrivalHistory_RunsWithoutWaitingOutTheDelay()
+    {
+        var time = new FakeTimeProvider();   // never advanced: a wait for the 10 s delay would never end
+        await using var harness = new Harness(Config(delayMs: 10_000), time: time);
+
+        var response = await harness.Enqueue(Requests.AddOne("m", rows: 1)).Completion.Task.WaitAsync(Safety);
+
+        Assert.Equal(1, response.Timestamps.BatchSize);
+        Assert.Equal(1, harness.RunnerCalls);
+    }
+
+    [Fact]
     public async Task Enqueue_SingleRequest_ReturnsOutputAndTimestamps()
     {
         await using var harness = new Harness(Config());
