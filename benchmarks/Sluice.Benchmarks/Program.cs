@@ -77,23 +77,39 @@ static async Task LatencyAsync(string modelPath, int seq, int rounds, int reques
         await grpc.ModelInferAsync(grpcRequest);
     }
 
+    // Requests interleave path by path (bare, http, grpc, bare, ...), so noise from other tenants of a shared machine
+    // falls on every path alike; a round's percentiles come from its own samples, and rounds give the spread.
     var p50 = new Dictionary<string, List<double>> { ["bare"] = [], ["http"] = [], ["grpc"] = [] };
     var p99 = new Dictionary<string, List<double>> { ["bare"] = [], ["http"] = [], ["grpc"] = [] };
+    Func<Task>[] calls =
+    [
+        () => { bare.Run(ids, 1, seq); return Task.CompletedTask; },
+        () => HttpInferAsync(http, httpBody),
+        async () => await grpc.ModelInferAsync(grpcRequest),
+    ];
+    string[] names = ["bare", "http", "grpc"];
     for (var round = 0; round < rounds; round++)
     {
-        Record("bare", Measure(requests, () => { bare.Run(ids, 1, seq); return Task.CompletedTask; }));
-        Record("http", Measure(requests, () => HttpInferAsync(http, httpBody)));
-        Record("grpc", Measure(requests, async () => await grpc.ModelInferAsync(grpcRequest)));
+        var samples = names.Select(_ => new double[requests]).ToArray();
+        for (var i = 0; i < requests; i++)
+        {
+            for (var path = 0; path < calls.Length; path++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await calls[path]();
+                samples[path][i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+
+        for (var path = 0; path < calls.Length; path++)
+        {
+            Array.Sort(samples[path]);
+            p50[names[path]].Add(Percentile(samples[path], 0.50));
+            p99[names[path]].Add(Percentile(samples[path], 0.99));
+        }
     }
 
-    void Record(string path, double[] samplesMs)
-    {
-        Array.Sort(samplesMs);
-        p50[path].Add(Percentile(samplesMs, 0.50));
-        p99[path].Add(Percentile(samplesMs, 0.99));
-    }
-
-    Console.WriteLine($"# latency: MiniLM batch 1, seq {seq}, concurrency 1, {rounds} rounds x {requests} requests per path");
+    Console.WriteLine($"# latency: MiniLM batch 1, seq {seq}, concurrency 1, {rounds} rounds x {requests} requests per path, interleaved");
     Console.WriteLine("| path | p50 ms (median of rounds) | p99 ms | p50 / bare |");
     Console.WriteLine("|---|---|---|---|");
     var bareP50 = Median(p50["bare"]);
@@ -101,19 +117,6 @@ static async Task LatencyAsync(string modelPath, int seq, int rounds, int reques
     {
         Console.WriteLine($"| {path} | {Median(p50[path]):F2} | {Median(p99[path]):F2} | {Median(p50[path]) / bareP50:F3}x |");
     }
-}
-
-static double[] Measure(int count, Func<Task> call)
-{
-    var samples = new double[count];
-    for (var i = 0; i < count; i++)
-    {
-        var start = Stopwatch.GetTimestamp();
-        call().GetAwaiter().GetResult();
-        samples[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-    }
-
-    return samples;
 }
 
 static async Task ThroughputAsync(string modelPath, int seq, int concurrency, int rounds, int seconds, int httpPort, int grpcPort)

@@ -7,8 +7,7 @@ using Sluice.Engine.Repository;
 using Sluice.Onnx.Build;
 
 // sluice build, side by side on MiniLM: original FP32, optimized FP32, FP16, INT8 (dynamic and QDQ).
-// Usage: Sluice.BuildBench [--batch 8] [--seq 128] [--rounds 5] [--seconds 3] [--calibration percentile] [--gate-threshold 0.99] [--work DIR]
-if (args.Length > 1 && args[0] == "exp") { Experiment.Run(args[1]); return 0; }
+// Usage: Sluice.BuildBench [--batch 8] [--seq 128] [--rounds 3] [--seconds 4] [--calibration percentile] [--gate-threshold 0.99] [--threads N (0: ONNX Runtime default)] [--no-spin] [--work DIR]
 var settings = Settings.Parse(args);
 var work = settings.Work ?? Path.Combine(Path.GetTempPath(), $"sluice-buildbench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(work);
@@ -50,6 +49,7 @@ foreach (var (label, precision, method) in new[]
         CalibrationSamples = 4,
         GateSamples = 3,
         GateThreshold = settings.GateThreshold,
+        WriteOrtFormat = precision == EnginePrecision.Fp32,
     }, line => Console.Error.WriteLine($"  {label}: {line}"));
     buildSeconds[label] = clock.Elapsed.TotalSeconds;
     var fallback = result.Report.PrecisionChanges.GetValueOrDefault("fp32_fallback");
@@ -64,7 +64,7 @@ foreach (var (label, precision, method) in new[]
 
 // Held-out inputs for timing and accuracy.
 var heldOut = heldOutRows.Chunk(settings.Batch).Select(rows => Inputs(rows, settings.Sequence)).ToList();
-var executors = engines.Select(e => new ModelExecutor(e.Path)).ToList();
+var executors = engines.Select(e => new ModelExecutor(e.Path, intraOpThreads: settings.Threads, allowSpinning: !settings.NoSpin)).ToList();
 var reference = heldOut.Select(sample => executors[0].Run(sample)[0]).ToList();
 var cosines = new List<(double Mean, double Min)>();
 foreach (var executor in executors)
@@ -81,8 +81,9 @@ foreach (var executor in executors)
     cosines.Add((values.Average(), values.Min()));
 }
 
-// Throughput: alternating rounds, each engine in turn, median per engine.
-var throughput = engines.Select(_ => new List<double>()).ToList();
+// Throughput: the engines take turns one inference at a time (ABCDE ABCDE ...), so a burst of load from other
+// processes hits all of them alike; inferences/s = batch / median latency of an engine's runs.
+var latencies = engines.Select(_ => new List<double>()).ToList();
 var timing = heldOut[0];
 foreach (var executor in executors)
 {
@@ -91,37 +92,78 @@ foreach (var executor in executors)
 
 for (var round = 0; round < settings.Rounds; round++)
 {
-    for (var e = 0; e < executors.Count; e++)
+    var roundClock = Stopwatch.StartNew();
+    while (roundClock.Elapsed.TotalSeconds < settings.Seconds * executors.Count)
     {
-        var clock = Stopwatch.StartNew();
-        var runs = 0;
-        while (clock.Elapsed.TotalSeconds < settings.Seconds)
+        for (var e = 0; e < executors.Count; e++)
         {
+            var start = Stopwatch.GetTimestamp();
             executors[e].Run(timing);
-            runs++;
+            latencies[e].Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
-
-        throughput[e].Add(runs * settings.Batch / clock.Elapsed.TotalSeconds);
     }
 
-    Console.Error.WriteLine($"round {round + 1}/{settings.Rounds}: {string.Join(", ", engines.Select((en, i) => $"{en.Label} {throughput[i][^1]:F1}/s"))}");
+    Console.Error.WriteLine($"round {round + 1}/{settings.Rounds}: {string.Join(", ", engines.Select((en, i) => $"{en.Label} {settings.Batch / Median(latencies[i]):F1}/s"))}");
 }
 
-var fp32Median = Median(throughput[0]);
+var throughput = latencies.Select(l => new List<double> { settings.Batch / Percentile(l, 0.5), settings.Batch / Percentile(l, 0.1) }).ToList();
+
+// Session start: the optimized engine as ONNX and as ORT format against the original.
+var loadTimes = new List<(string Label, double Ms)>();
+foreach (var (label, path, level) in new[]
+{
+    ("original .onnx", modelPath, "all"),
+    ("optimized fp32 .onnx", engines[1].Path, "all"),
+    ("optimized fp32 .onnx, optimizer off at load", engines[1].Path, "disabled"),
+    ("optimized fp32 .ort", Path.ChangeExtension(engines[1].Path, ".ort"), "all"),
+    ("int8 qdq .onnx", engines[^1].Path, "all"),
+    ("int8 qdq .onnx, optimizer off at load", engines[^1].Path, "disabled"),
+})
+{
+    if (!File.Exists(path))
+    {
+        continue;
+    }
+
+    var times = new List<double>();
+    for (var i = 0; i < 5; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        using (new ModelExecutor(path, level))
+        {
+        }
+
+        times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    loadTimes.Add((label, Median(times)));
+}
+
+var fp32Median = throughput[0][0];
 var fp32Size = new FileInfo(modelPath).Length;
 Console.WriteLine();
 Console.WriteLine($"MiniLM (all-MiniLM-L6-v2), batch {settings.Batch}, seq {settings.Sequence}, CPU: {HardwareFingerprint.Current().CpuModel} " +
-                  $"({Environment.ProcessorCount} logical cores; ISA {string.Join(" ", HardwareFingerprint.Current().CpuFlags)}), ONNX Runtime {Sluice.Onnx.Runtime.OnnxRuntimeInfo.Version}");
-Console.WriteLine($"{settings.Rounds} alternating rounds of {settings.Seconds}s per engine; cosine of mean-pooled embeddings vs original on {heldOutRows.Length} held-out rows.");
+                  $"({Environment.ProcessorCount} logical cores; ISA {string.Join(" ", HardwareFingerprint.Current().CpuFlags)}), ONNX Runtime {Sluice.Onnx.Runtime.OnnxRuntimeInfo.Version}, " +
+                  $"intra-op threads {(settings.Threads > 0 ? settings.Threads.ToString(CultureInfo.InvariantCulture) : "default")}" +
+                  (settings.NoSpin ? ", intra-op spinning off" : ""));
+Console.WriteLine($"Engines take turns one inference at a time for {settings.Rounds} x {settings.Seconds * executors.Count:F0}s ({latencies[0].Count} runs each); inferences/s = batch / median latency; cosine of mean-pooled embeddings vs original on {heldOutRows.Length} held-out rows.");
 Console.WriteLine();
-Console.WriteLine("| engine | inferences/s (median) | vs original | rounds (inf/s) | cosine mean | cosine min | file MB | vs original size | build s |");
+Console.WriteLine("| engine | inferences/s (median latency) | vs original | inferences/s at p10 latency | cosine mean | cosine min | file MB | vs original size | build s |");
 Console.WriteLine("|---|---:|---:|---|---:|---:|---:|---:|---:|");
 for (var e = 0; e < engines.Count; e++)
 {
-    var median = Median(throughput[e]);
+    var median = throughput[e][0];
     var size = new FileInfo(engines[e].Path).Length;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {engines[e].Label} | {median:F1} | {median / fp32Median:F2}x | {string.Join(" ", throughput[e].Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))} | {cosines[e].Mean:F5} | {cosines[e].Min:F5} | {size / 1e6:F1} | {100.0 * size / fp32Size:F1}% | {BuildTime(engines[e].Label)} |"));
+        $"| {engines[e].Label} | {median:F1} | {median / fp32Median:F2}x | {throughput[e][1]:F1} | {cosines[e].Mean:F5} | {cosines[e].Min:F5} | {size / 1e6:F1} | {100.0 * size / fp32Size:F1}% | {BuildTime(engines[e].Label)} |"));
+}
+
+Console.WriteLine();
+Console.WriteLine("| session start | ms (median of 5) |");
+Console.WriteLine("|---|---:|");
+foreach (var (label, ms) in loadTimes)
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {ms:F0} |"));
 }
 
 foreach (var executor in executors)
@@ -138,6 +180,12 @@ return 0;
 
 string BuildTime(string label) =>
     buildSeconds.Where(kv => label.StartsWith(kv.Key, StringComparison.Ordinal)).Select(kv => kv.Value.ToString("F1", CultureInfo.InvariantCulture)).FirstOrDefault() ?? "-";
+
+static double Percentile(List<double> values, double fraction)
+{
+    var sorted = values.Order().ToList();
+    return sorted[(int)Math.Round(fraction * (sorted.Count - 1))];
+}
 
 static double Median(List<double> values)
 {
@@ -190,7 +238,7 @@ static string RequestJson(long[][] rows, int sequence)
     });
 }
 
-internal sealed record Settings(int Batch, int Sequence, int Rounds, double Seconds, CalibrationMethod Calibration, double GateThreshold, string? Work)
+internal sealed record Settings(int Batch, int Sequence, int Rounds, double Seconds, CalibrationMethod Calibration, double GateThreshold, int Threads, bool NoSpin, string? Work)
 {
     public static Settings Parse(string[] args)
     {
@@ -198,10 +246,12 @@ internal sealed record Settings(int Batch, int Sequence, int Rounds, double Seco
         return new Settings(
             int.Parse(Value("--batch") ?? "8", CultureInfo.InvariantCulture),
             int.Parse(Value("--seq") ?? "128", CultureInfo.InvariantCulture),
-            int.Parse(Value("--rounds") ?? "5", CultureInfo.InvariantCulture),
-            double.Parse(Value("--seconds") ?? "3", CultureInfo.InvariantCulture),
+            int.Parse(Value("--rounds") ?? "3", CultureInfo.InvariantCulture),
+            double.Parse(Value("--seconds") ?? "4", CultureInfo.InvariantCulture),
             CalibrationTable.ParseMethod(Value("--calibration") ?? "percentile"),
             double.Parse(Value("--gate-threshold") ?? "0.99", CultureInfo.InvariantCulture),
+            int.Parse(Value("--threads") ?? "0", CultureInfo.InvariantCulture),
+            args.Contains("--no-spin"),
             Value("--work"));
     }
 }

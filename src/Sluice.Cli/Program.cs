@@ -14,6 +14,9 @@ public static class Program
         var root = new RootCommand("Sluice: an inference server for ONNX models (KServe v2 / Triton HTTP and gRPC).")
         {
             ServeCommand.Create(),
+            ProfileCommand.Create(),
+            SloCommand.Create(),
+            BenchCommand.Create(),
         };
 
         var parsed = root.Parse(args);

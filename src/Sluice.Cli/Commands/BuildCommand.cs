@@ -90,7 +90,7 @@ public static class BuildCommand
         };
         var maxFallback = new Option<int?>("--max-fallback-nodes")
         {
-            Description = "INT8: how many of the most sensitive nodes may stay FP32 when the fully quantized model misses the threshold. Default: 10% of the quantizable nodes; 0 turns fallback off.",
+            Description = "INT8: how many of the most sensitive nodes may fall back to FP32 compute (keeping INT8 weights) when the fully quantized model misses the threshold on the calibration samples. Default: 10% of the quantizable nodes; 0 turns fallback off.",
             HelpName = "N",
         };
         var shapes = new Option<string[]>("--shapes")
@@ -213,6 +213,8 @@ public static class BuildCommand
                     .ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or UnauthorizedAccessException
+                                          or FormatException or ArgumentException or Google.Protobuf.InvalidProtocolBufferException
+                                          or System.Text.Json.JsonException
                                           or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or Sluice.Core.Inference.InferenceException)
             {
                 await Console.Error.WriteLineAsync($"sluice build: error: {e.Message}").ConfigureAwait(false);

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Options;
 using Sluice.Engine.Hosting;
 using Sluice.Server.Hosting;
+using Sluice.Server.Slo;
 
 namespace Sluice.Cli.Commands;
 
@@ -81,9 +82,47 @@ internal static class ServeCommand
             HelpName = "DURATION",
         };
 
+        var sloSpec = new Option<string?>("--slo-spec")
+        {
+            Description = "SLO spec to evaluate in-process (Sluice YAML or OpenSLO v1; see GET /v2/slo). " +
+                          "Default: the built-in spec of examples/slo.yaml (the demo model's latency, throughput and memory SLOs).",
+            HelpName = "FILE",
+        };
+        var dataDir = new Option<string>("--data-dir")
+        {
+            Description = "Folder for the server's state: the SLO history (slo-history.db), kept across restarts.",
+            DefaultValueFactory = _ => defaults.DataDirectory,
+            HelpName = "DIR",
+        };
+        var sloWebhook = new Option<string?>("--slo-webhook-url")
+        {
+            Description = "Alertmanager-compatible webhook that SLO alert transitions (firing, resolved) are POSTed to.",
+            HelpName = "URL",
+        };
+
+        var metricsPort = PortOption("--metrics-port", "Port of the Prometheus metrics endpoint (/metrics, Triton's nv_inference_* names); 0 picks a free port.", defaults.MetricsPort);
+        var noTelemetry = new Option<bool>("--no-telemetry")
+        {
+            Description = "Turn all telemetry off: no metrics port, no request spans, no recent-input capture, no live profiling.",
+        };
+        var profileSampleRate = new Option<int>("--profile-sample-rate")
+        {
+            Description = "Live per-layer profiling: profile 1 in N batches of each model on a shadow session (sluice_layer_duration_seconds); 0 = off.",
+            DefaultValueFactory = _ => 0,
+            CustomParser = static result => (int)ParseInteger(result, "--profile-sample-rate", 0, int.MaxValue),
+            HelpName = "N",
+        };
+        var latencyBuckets = new Option<double[]>("--latency-buckets")
+        {
+            Description = "Extra latency histogram bucket boundaries in seconds (repeatable); every SLO latency threshold is always one.",
+            HelpName = "SECONDS",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+
         var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC until SIGTERM or Ctrl+C.")
         {
             repository, controlMode, loadModel, httpPort, grpcPort, address, device, enableManagement, token, maxBody, drainTimeout,
+            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -97,6 +136,13 @@ internal static class ServeCommand
                 EnableModelManagement = parse.GetValue(enableManagement),
                 ManagementToken = parse.GetValue(token),
                 DrainTimeout = parse.GetValue(drainTimeout),
+                SloSpecPath = parse.GetValue(sloSpec),
+                DataDirectory = parse.GetValue(dataDir)!,
+                SloWebhookUrl = parse.GetValue(sloWebhook),
+                MetricsPort = parse.GetValue(metricsPort),
+                EnableTelemetry = !parse.GetValue(noTelemetry),
+                ProfileSampleRate = parse.GetValue(profileSampleRate),
+                LatencyBucketsSeconds = parse.GetValue(latencyBuckets) ?? [],
             };
             var repositoryPath = parse.GetValue(repository);
             var mode = parse.GetValue(controlMode) switch
@@ -139,6 +185,15 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"sluice serve: error: {string.Join("; ", exception.Failures)}").ConfigureAwait(false);
                 return Program.UsageError;
             }
+            catch (SloSpecException exception)
+            {
+                foreach (var error in exception.Errors)
+                {
+                    await Console.Error.WriteLineAsync($"sluice serve: error: SLO spec {error}").ConfigureAwait(false);
+                }
+
+                return Program.UsageError;
+            }
 
             await using (app.ConfigureAwait(false))
             {
@@ -162,6 +217,12 @@ internal static class ServeCommand
         if (server.HttpPort != 0 && server.HttpPort == server.GrpcPort)
         {
             errors.Add($"--http-port and --grpc-port must differ (both are {server.HttpPort}).");
+        }
+
+        if (server.SloWebhookUrl is { } webhook
+            && (!Uri.TryCreate(webhook, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+        {
+            errors.Add($"--slo-webhook-url must be an absolute http or https URL, not '{webhook}'.");
         }
 
         errors.AddRange(server.Validate());

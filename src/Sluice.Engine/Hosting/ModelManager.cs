@@ -49,7 +49,7 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
 
     public ModelManager(
         IOptions<ModelRepositoryOptions> options, IModelBackend backend, ServerLifecycle lifecycle, TimeProvider timeProvider,
-        ILogger<ModelManager> logger, IEnumerable<IModelConfigValidator>? validators = null)
+        ILogger<ModelManager> logger, IEnumerable<IModelConfigValidator>? validators = null, IEnumerable<IInferenceObserver>? observers = null)
     {
         _options = options.Value;
         _backend = backend;
@@ -58,7 +58,7 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
         _logger = logger;
         // The built-in validators always run; registered ones (TryAddEnumerable<IModelConfigValidator>) add their checks.
         IModelConfigValidator[] all = [.. ModelConfigValidation.Default, .. validators ?? []];
-        _loader = new ModelVersionLoader(backend, new ModelConfigValidation(all), timeProvider, logger, _options.Device);
+        _loader = new ModelVersionLoader(backend, new ModelConfigValidation(all), timeProvider, logger, _options.Device, observers?.ToArray());
     }
 
     /// <summary>The repository's options.</summary>

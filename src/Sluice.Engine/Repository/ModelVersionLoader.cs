@@ -14,7 +14,8 @@ namespace Sluice.Engine.Repository;
 /// warms each up with one run on zeros, and starts its batching loop. Anything that fails disposes what was made and throws.
 /// </summary>
 internal sealed class ModelVersionLoader(
-    IModelBackend backend, ModelConfigValidation validation, TimeProvider timeProvider, ILogger logger, string defaultDevice)
+    IModelBackend backend, ModelConfigValidation validation, TimeProvider timeProvider, ILogger logger, string defaultDevice,
+    IReadOnlyList<Sluice.Core.Serving.IInferenceObserver>? observers = null)
 {
     /// <summary>Loads a version; throws <see cref="ModelConfigException"/> or the backend's exception on failure.</summary>
     /// <param name="parsed">The model's config file as read, or null when it has none.</param>
@@ -56,7 +57,7 @@ internal sealed class ModelVersionLoader(
             // :: Step 3 — the loop that owns the version's queue.
             var counters = new RequestCounters();
             var statistics = new VersionStatistics(timeProvider);
-            var loop = new BatchingLoop(name, version, config, runners, timeProvider, logger, counters, statistics);
+            var loop = new BatchingLoop(name, version, config, runners, timeProvider, logger, counters, statistics, observers);
             loop.Start();
             logger.ModelVersionLoaded(name, version, runners.Count, config.MaxBatchSize, config.DynamicBatching is not null,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds);

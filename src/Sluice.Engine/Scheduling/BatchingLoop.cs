@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Inference;
 using Sluice.Core.Runtime;
+using Sluice.Core.Serving;
 using Sluice.Core.Tensors;
 using Sluice.Engine.Statistics;
 
@@ -58,6 +59,15 @@ internal sealed class BatchingLoop : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly RequestCounters _counters;
     private readonly VersionStatistics _statistics;
+
+    /// <summary>Told of every executed batch (telemetry, SLO engine); empty when none are registered.</summary>
+    private readonly IInferenceObserver[] _observers;
+
+    /// <summary>The model's max_batch_size (0 when it does not batch), for <see cref="BatchExecution"/>.</summary>
+    private readonly int _maxBatchSize;
+
+    /// <summary>Batch sizes that count as a batching "hit": the preferred sizes, or the max when none are set.</summary>
+    private readonly int[] _hitSizes;
 
     /// <summary>Requests from callers to the loop. Unbounded as a channel; bounded by <see cref="_queued"/>.</summary>
     private readonly Channel<PendingRequest> _channel =
@@ -116,7 +126,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
 
     public BatchingLoop(
         string modelName, long version, ModelConfig config, IReadOnlyList<IModelRunner> runners, TimeProvider timeProvider,
-        ILogger logger, RequestCounters counters, VersionStatistics statistics)
+        ILogger logger, RequestCounters counters, VersionStatistics statistics, IReadOnlyList<IInferenceObserver>? observers = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(runners.Count);
         _modelName = modelName;
@@ -129,6 +139,11 @@ internal sealed class BatchingLoop : IAsyncDisposable
         _logger = logger;
         _counters = counters;
         _statistics = statistics;
+        _observers = observers is null ? [] : [.. observers];
+        _maxBatchSize = config.MaxBatchSize;
+        _hitSizes = config.DynamicBatching is { PreferredBatchSizes.Count: > 0 } dynamic
+            ? [.. dynamic.PreferredBatchSizes]
+            : [Math.Max(1, config.MaxBatchSize)];
         _idle = new Stack<IModelRunner>(runners.Reverse());
         _instanceCount = runners.Count;
         _timer = timeProvider.CreateTimer(static state => ((BatchingLoop)state!).Wake(), this, System.Threading.Timeout.InfiniteTimeSpan, System.Threading.Timeout.InfiniteTimeSpan);
@@ -707,6 +722,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
                 });
             }
 
+            NotifyBatchExecuted(rows, batchStart, result, outputEnd);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 _logger.BatchExecuted(_modelName, rows, Stopwatch.GetElapsedTime(batchStart, outputEnd).TotalMilliseconds);
@@ -718,6 +734,35 @@ internal sealed class BatchingLoop : IAsyncDisposable
             Interlocked.Decrement(ref _running);
             Wake();
         }
+    }
+
+    /// <summary>Tells the observers of one executed batch; an observer that throws is not allowed to fail the batch.</summary>
+    private void NotifyBatchExecuted(int rows, long batchStart, RunResult result, long outputEnd)
+    {
+        if (_observers.Length == 0)
+        {
+            return;
+        }
+
+        var execution = new BatchExecution(
+            _modelName, _version, rows, _maxBatchSize, Array.IndexOf(_hitSizes, rows) >= 0, Backlogged: Volatile.Read(ref _queued) > 0,
+            ComputeInput: Between(batchStart, result.ComputeInputEnd),
+            ComputeInfer: Between(result.ComputeInputEnd, result.ComputeInferEnd),
+            ComputeOutput: Between(result.ComputeInferEnd, outputEnd));
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                observer.BatchExecuted(in execution);
+            }
+            catch (Exception e)
+            {
+                _logger.ObserverFailed(observer.GetType().Name, e);
+            }
+        }
+
+        static TimeSpan Between(long start, long end) =>
+            start == 0 || end == 0 || end < start ? TimeSpan.Zero : Stopwatch.GetElapsedTime(start, end);
     }
 
     private void Fail(List<PendingRequest> batch, int rows, Exception exception)

@@ -78,6 +78,11 @@ public static class AccuracyGate
                     var (x, y, dim) = want.Shape.Length == 3
                         ? (MeanPool(want.Values, want.Shape, mask), MeanPool(have.Values, have.Shape, mask), lastDim)
                         : (want.Values, have.Values, lastDim);
+                    if (dim <= 1)
+                    {
+                        dim = x.Length;   // scalar per row (e.g. a score): compare the whole column as one vector
+                    }
+
                     foreach (var cosine in RowCosines(x, y, dim))
                     {
                         list.Add((cosine, tokenCosine, maxAbs));

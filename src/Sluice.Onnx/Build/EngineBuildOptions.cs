@@ -77,8 +77,9 @@ public sealed class EngineBuildOptions
     public double GateThreshold { get; set; } = 0.99;
 
     /// <summary>
-    /// INT8 builds: how many of the most sensitive nodes may fall back to FP32 when the fully quantized model misses the
-    /// gate threshold on the calibration samples; null allows 10% of the quantizable nodes, 0 turns fallback off.
+    /// INT8 builds: how many of the most sensitive nodes may fall back to FP32 compute (keeping INT8 weights) when the fully
+    /// quantized model misses the gate threshold on the calibration samples; null allows 10% of the quantizable nodes, 0 turns
+    /// fallback off.
     /// </summary>
     public int? MaxFallbackNodes { get; set; }
 

@@ -46,10 +46,11 @@ public static partial class EngineBuilder
         Directory.CreateDirectory(modelDirectory);
         var stage = Path.Combine(modelDirectory, $".build-{Guid.NewGuid():N}");
         Directory.CreateDirectory(stage);
+        var sourceSha = "";
         try
         {
             var source = OnnxModelFile.Read(options.ModelPath);
-            var sourceSha = OnnxModelFile.Sha256(options.ModelPath);
+            sourceSha = OnnxModelFile.Sha256(options.ModelPath);
             var sourceBytes = new FileInfo(options.ModelPath).Length;
             Stage("read", $"{Path.GetFileName(options.ModelPath)}: {source.Graph.Node.Count} nodes, sha256 {sourceSha[..12]}");
 
@@ -70,7 +71,7 @@ public static partial class EngineBuilder
                 case EnginePrecision.Int8Dynamic:
                     work = QuantizeWithFallback(options, source, calibrationSamples, stage, changes, notes, Say,
                         DynamicQuantizer.Candidates(source), (model, excluded) => DynamicQuantizer.Quantize(model, excluded), "dynamic_quantize_matmul");
-                    Stage("int8-dynamic", $"{changes["dynamic_quantize_matmul"]} MatMuls -> DynamicQuantizeMatMul, {changes.GetValueOrDefault("fp32_fallback")} kept in FP32, {changes["int8_embedding_tables"]} embedding tables INT8");
+                    Stage("int8-dynamic", $"{changes["dynamic_quantize_matmul"]} MatMuls -> DynamicQuantizeMatMul, {changes.GetValueOrDefault("fp32_fallback")} fell back to FP32 compute (INT8 weights), {changes["int8_embedding_tables"]} embedding tables INT8");
                     break;
                 case EnginePrecision.Int8Qdq:
                     var table = CalibrationFor(options, work, calibrationSamples, sourceSha, stage, Say, out var reused);
@@ -78,7 +79,7 @@ public static partial class EngineBuilder
                     Stage("calibrate", $"{table.Ranges.Count} activation ranges, {table.Method}{(reused ? " (reused table)" : "")}");
                     work = QuantizeWithFallback(options, source, calibrationSamples, stage, changes, notes, Say,
                         QdqQuantizer.Candidates(source), (model, excluded) => QdqQuantizer.Quantize(model, table, excluded), "qdq_nodes");
-                    Stage("int8-qdq", $"{changes["qdq_nodes"]} MatMul/Gemm nodes quantized (QDQ, per-channel weights), {changes.GetValueOrDefault("fp32_fallback")} kept in FP32, {changes["int8_embedding_tables"]} embedding tables INT8");
+                    Stage("int8-qdq", $"{changes["qdq_nodes"]} MatMul/Gemm nodes quantized (QDQ, per-channel weights), {changes.GetValueOrDefault("fp32_fallback")} fell back to FP32 compute (INT8 weights), {changes["int8_embedding_tables"]} embedding tables INT8");
                     break;
             }
 
@@ -189,6 +190,25 @@ public static partial class EngineBuilder
             Say($"build passed: {options.ModelName} version {version} ({report.Precision}, {engineBytes / 1e6:F1} MB, {accuracy.Metric} {accuracy.Value:F5})");
             return new EngineBuildResult(true, versionDirectory, report, manifest);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Every build leaves a report, also one that could not finish.
+            var failed = Path.Combine(modelDirectory, $".failed-build-{DateTime.UtcNow:yyyyMMddTHHmmssfff}");
+            Directory.CreateDirectory(failed);
+            new BuildReport
+            {
+                ModelName = options.ModelName,
+                Status = "failed",
+                Failure = $"failed after the '{stages.LastOrDefault()?.Name ?? "start"}' stage: {e.Message}",
+                Precision = EngineBuildOptions.PrecisionName(options.Precision),
+                SourceSha256 = sourceSha,
+                Data = options.DataDirectory is null ? "synthetic" : "data folder",
+                Stages = stages,
+                Notes = notes,
+            }.Write(failed);
+            Say($"build FAILED: {e.Message}; report in {failed}");
+            throw;
+        }
         finally
         {
             if (Directory.Exists(stage))
@@ -223,14 +243,15 @@ public static partial class EngineBuilder
         {
             var probe = calibrationSamples.Take(2).ToList();
             var reference = GateReference.Measure(options.ModelPath, probe);
+            var oneSample = new GateReference(reference.Samples.Take(1).ToList(), reference.Outputs.Take(1).ToList());   // enough to rank nodes
             var metric = options.GateMetric ?? GateMetric.Cosine;
-            double Score(ModelProto model)
+            double Score(ModelProto model, GateReference? against = null)
             {
                 var path = Path.Combine(stage, "probe.onnx");
                 OnnxModelFile.Write(model, path);
                 try
                 {
-                    return AccuracyGate.Evaluate(reference, path, metric, options.GateThreshold).Value;
+                    return AccuracyGate.Evaluate(against ?? reference, path, metric, options.GateThreshold).Value;
                 }
                 finally
                 {
@@ -248,8 +269,8 @@ public static partial class EngineBuilder
                 for (var i = 0; i < candidates.Count; i++)
                 {
                     var onlyThis = candidates.Where(c => c != candidates[i]).ToHashSet(StringComparer.Ordinal);
-                    sensitivity.Add((candidates[i], Score(Make(onlyThis, out _))));
-                    say($"sensitivity {i + 1}/{candidates.Count}: {candidates[i]} alone quantized scores {sensitivity[^1].Score:F5}");
+                    sensitivity.Add((candidates[i], Score(Make(onlyThis, out _), oneSample)));
+                    say($"sensitivity {i + 1}/{candidates.Count}: {candidates[i]} alone fully quantized scores {sensitivity[^1].Score:F5}");
                 }
 
                 foreach (var (node, _) in sensitivity.OrderBy(s => s.Score).Take(budget))
@@ -264,7 +285,7 @@ public static partial class EngineBuilder
                     }
                 }
 
-                notes.Add($"Precision fallback: {excluded.Count} most sensitive of {candidates.Count} nodes kept in FP32 ({string.Join(", ", excluded)}); " +
+                notes.Add($"Precision fallback: {excluded.Count} most sensitive of {candidates.Count} nodes compute in FP32 with INT8 weights ({string.Join(", ", excluded)}); " +
                           $"score on calibration samples {score:F5}.");
             }
         }

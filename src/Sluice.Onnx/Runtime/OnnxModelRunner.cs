@@ -33,6 +33,10 @@ public sealed class OnnxModelRunner : IModelRunner
     private readonly ILogger _logger;
     private readonly string _modelName;
     private readonly int _instanceIndex;
+
+    /// <summary>The IOBinding path (always on cuda, on cpu when asked for); null runs bind per call as before.</summary>
+    private DeviceBindingRunner? _binding;
+    private IDisposable? _deviceMemory;
     private bool _disposed;
 
     private OnnxModelRunner(SessionOptions sessionOptions, InferenceSession session, RunOptions runOptions,
@@ -65,12 +69,13 @@ public sealed class OnnxModelRunner : IModelRunner
         var sessionOptions = settings.CreateSessionOptions();
         InferenceSession? session = null;
         RunOptions? runOptions = null;
+        OnnxModelRunner runner;
         try
         {
             session = OnnxModelBackend.OpenSession(modelPath, sessionOptions);
             var signature = OnnxSignatureReader.Read(session, Path.GetFileName(modelPath));
             runOptions = new RunOptions();
-            return new OnnxModelRunner(sessionOptions, session, runOptions, signature, modelName, instanceIndex, logger);
+            runner = new OnnxModelRunner(sessionOptions, session, runOptions, signature, modelName, instanceIndex, logger);
         }
         catch
         {
@@ -79,6 +84,58 @@ public sealed class OnnxModelRunner : IModelRunner
             sessionOptions.Dispose();
             throw;
         }
+
+        try
+        {
+            runner.EnableDeviceBinding(settings);
+            return runner;
+        }
+        catch
+        {
+            runner.Dispose();   // the runner owns the session and options from here
+            throw;
+        }
+    }
+
+    /// <summary>Whether runs go through <see cref="DeviceBindingRunner"/> (IOBinding over per-shape buffers).</summary>
+    internal bool UsesDeviceBinding => _binding is not null;
+
+    /// <summary>Shape buckets the IOBinding path has created so far (0 without it).</summary>
+    internal int ShapeBucketsCreated => _binding?.BucketsCreated ?? 0;
+
+    /// <summary>Shape buckets the IOBinding path keeps now (0 without it).</summary>
+    internal int ShapeBucketCount => _binding?.BucketCount ?? 0;
+
+    private void EnableDeviceBinding(OnnxSessionSettings settings)
+    {
+        if (!settings.UseIoBinding || Signature.Inputs.Concat(Signature.Outputs).Any(t => t.DataType == DataType.Bytes))
+        {
+            return;   // string tensors live in ONNX Runtime's own memory: they keep the per-call path
+        }
+
+        DeviceMemory memory;
+        if (settings.Provider == OnnxExecutionProvider.Cpu)
+        {
+            memory = HostDeviceMemory.Instance;
+        }
+        else
+        {
+            try
+            {
+                var cuda = new CudaDeviceMemory(settings.DeviceId);
+                _deviceMemory = cuda;
+                memory = cuda;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+            {
+                throw new InferenceException(InferenceError.LoadFailed,
+                    $"Model '{_modelName}': device memory on GPU {settings.DeviceId} is not usable (CUDA runtime libcudart.so.13): {e.Message}", e);
+            }
+        }
+
+        _binding = new DeviceBindingRunner(_session, memory, _inputNames, settings.CudaGraph, settings.MaxShapeBuckets, _modelName, _instanceIndex, _logger);
+        _logger.DeviceBindingEnabled(_modelName, _instanceIndex, settings.Provider == OnnxExecutionProvider.Cpu ? "host" : "cuda",
+            settings.CudaGraph, settings.MaxShapeBuckets);
     }
 
     /// <inheritdoc />
@@ -116,6 +173,11 @@ public sealed class OnnxModelRunner : IModelRunner
         cancellationToken.ThrowIfCancellationRequested();
 
         var requestedOutputs = ResolveOutputs(outputNames);
+        if (_binding is not null)
+        {
+            return RunBound(_binding, inputs, requestedOutputs, cancellationToken);
+        }
+
         var values = new OrtValue[_inputNames.Length];
         var pins = new MemoryHandle[_inputNames.Length];
         try
@@ -180,6 +242,34 @@ public sealed class OnnxModelRunner : IModelRunner
                 values[i]?.Dispose();
                 pins[i].Dispose();
             }
+        }
+    }
+
+    private RunResult RunBound(DeviceBindingRunner binding, IReadOnlyList<TensorData> inputs, string[] requestedOutputs,
+        CancellationToken cancellationToken)
+    {
+        CheckNoUnknownInputs(inputs);
+        var ordered = new TensorData[_inputNames.Length];
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            var tensor = FindInput(inputs, _inputNames[i]);
+            CheckAgainstSignature(tensor, Signature.Inputs[i]);
+            if (!TensorShape.TryGetByteSize(tensor.DataType, tensor.Shape, out var byteSize) || byteSize != tensor.Data.Length)
+            {
+                throw InvalidInput(
+                    $"Input '{tensor.Name}' of shape {TensorShape.Format(tensor.Shape)} and datatype {tensor.DataType.ToKServeName()} needs {byteSize} bytes, got {tensor.Data.Length}.");
+            }
+
+            ordered[i] = tensor;
+        }
+
+        try
+        {
+            return binding.Run(ordered, requestedOutputs, cancellationToken);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InferenceException(InferenceError.RuntimeFailure, $"Model '{_modelName}' failed while moving tensors: {e.Message}", e);
         }
     }
 
@@ -361,7 +451,7 @@ public sealed class OnnxModelRunner : IModelRunner
         }
     }
 
-    private static TensorData CopyOut(string name, OrtValue value)
+    internal static TensorData CopyOut(string name, OrtValue value)
     {
         var info = value.GetTensorTypeAndShape();
         var type = OnnxTypeMapping.ToDataType(info.ElementDataType);
@@ -408,6 +498,8 @@ public sealed class OnnxModelRunner : IModelRunner
         }
 
         _disposed = true;
+        _binding?.Dispose();   // its bindings and buffers belong to the session: released first
+        _deviceMemory?.Dispose();
         _uncancellableRunOptions.Dispose();
         _session.Dispose();
         _sessionOptions.Dispose();

@@ -32,6 +32,33 @@ internal sealed record OnnxSessionSettings(
     public const string CudaProviderName = "CUDAExecutionProvider";
     public const string TensorRtProviderName = "TensorrtExecutionProvider";
 
+    /// <summary>Sluice's own provider option: <c>1</c> runs through IOBinding with per-shape reused buffers (default on for cuda), <c>0</c> does not.</summary>
+    public const string IoBindingOption = "sluice_io_binding";
+
+    /// <summary>Sluice's own provider option: how many shape buckets (each with its own buffers) a runner keeps; default 16.</summary>
+    public const string MaxShapeBucketsOption = "sluice_max_shape_buckets";
+
+    /// <summary>Sluice's own provider option: fixes named free dimensions, <c>batch=32,seq=128</c> (for fixed-shape CUDA graphs).</summary>
+    public const string FreeDimensionsOption = "sluice_free_dimensions";
+
+    /// <summary>ONNX Runtime's CUDA provider option that captures one CUDA graph per shape bucket and replays it.</summary>
+    public const string CudaGraphOption = "enable_cuda_graph";
+
+    /// <summary>
+    /// Runs go through <see cref="DeviceBindingRunner"/>: IOBinding over buffers kept per shape bucket (device buffers and
+    /// pinned staging on cuda). On by default for cuda; on cpu only when <see cref="IoBindingOption"/> asks for it.
+    /// </summary>
+    public bool UseIoBinding { get; init; }
+
+    /// <summary>A CUDA graph is captured per shape bucket (<see cref="CudaGraphOption"/> = 1 on cuda).</summary>
+    public bool CudaGraph { get; init; }
+
+    /// <summary>At most this many shape buckets are kept per runner; the least recently used is released beyond it.</summary>
+    public int MaxShapeBuckets { get; init; } = 16;
+
+    /// <summary>Free dimensions fixed by name before the session is created (<see cref="FreeDimensionsOption"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> FreeDimensions { get; init; } = [];
+
     /// <summary>
     /// Validates <paramref name="execution"/> and <paramref name="placement"/>. The placement's provider wins over the
     /// config's (the engine resolved it from the config and <c>--device</c>); the placement's device id wins over a
@@ -60,8 +87,68 @@ internal sealed record OnnxSessionSettings(
             throw LoadFailed($"instance_group gpus must be non-negative GPU ordinals, got {placement.DeviceId}.");
         }
 
-        return new OnnxSessionSettings(provider, placement.DeviceId, execution.IntraOpThreads, execution.InterOpThreads, level,
-            execution.ProviderOptions);
+        var ortOptions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in execution.ProviderOptions)
+        {
+            if (!key.StartsWith("sluice_", StringComparison.Ordinal))
+            {
+                ortOptions[key] = value;   // Sluice's own keys never reach ONNX Runtime, which rejects unknown ones
+            }
+        }
+
+        var useIoBinding = ParseFlag(execution.ProviderOptions, IoBindingOption, provider == OnnxExecutionProvider.Cuda);
+        var cudaGraph = provider == OnnxExecutionProvider.Cuda && ParseFlag(execution.ProviderOptions, CudaGraphOption, false);
+        if (cudaGraph && !useIoBinding)
+        {
+            throw LoadFailed($"execution.provider_options.{CudaGraphOption} needs {IoBindingOption} (CUDA graphs replay over fixed device buffers).");
+        }
+
+        var maxBuckets = 16;
+        if (execution.ProviderOptions.TryGetValue(MaxShapeBucketsOption, out var bucketsText)
+            && (!int.TryParse(bucketsText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out maxBuckets)
+                || maxBuckets < 1 || maxBuckets > 1024))
+        {
+            throw LoadFailed($"execution.provider_options.{MaxShapeBucketsOption} must be an integer from 1 to 1024, got '{bucketsText}'.");
+        }
+
+        var freeDimensions = new List<KeyValuePair<string, long>>();
+        if (execution.ProviderOptions.TryGetValue(FreeDimensionsOption, out var dimsText))
+        {
+            foreach (var part in dimsText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = part.IndexOf('=');
+                if (eq <= 0 || !long.TryParse(part.AsSpan(eq + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size)
+                    || size < 1)
+                {
+                    throw LoadFailed($"execution.provider_options.{FreeDimensionsOption} must look like 'batch=32,seq=128', got '{dimsText}'.");
+                }
+
+                freeDimensions.Add(new KeyValuePair<string, long>(part[..eq].Trim(), size));
+            }
+        }
+
+        return new OnnxSessionSettings(provider, placement.DeviceId, execution.IntraOpThreads, execution.InterOpThreads, level, ortOptions)
+        {
+            UseIoBinding = useIoBinding,
+            CudaGraph = cudaGraph,
+            MaxShapeBuckets = maxBuckets,
+            FreeDimensions = freeDimensions,
+        };
+    }
+
+    private static bool ParseFlag(IReadOnlyDictionary<string, string> options, string key, bool fallback)
+    {
+        if (!options.TryGetValue(key, out var text))
+        {
+            return fallback;
+        }
+
+        return text.Trim().ToLowerInvariant() switch
+        {
+            "1" or "true" => true,
+            "0" or "false" => false,
+            _ => throw LoadFailed($"execution.provider_options.{key} must be 0 or 1, got '{text}'."),
+        };
     }
 
     /// <summary>Parses <c>cpu</c>, <c>cuda</c> or <c>tensorrt</c> (any case); null or empty is <c>cpu</c>.</summary>
@@ -115,6 +202,11 @@ internal sealed record OnnxSessionSettings(
                 {
                     options.ExecutionMode = ExecutionMode.ORT_PARALLEL;   // inter-op threads only matter in parallel mode
                 }
+            }
+
+            foreach (var (name, size) in FreeDimensions)
+            {
+                options.AddFreeDimensionOverrideByName(name, size);
             }
 
             switch (Provider)

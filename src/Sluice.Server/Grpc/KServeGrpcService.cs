@@ -45,14 +45,17 @@ public sealed partial class KServeGrpcService : GRPCInferenceService.GRPCInferen
     private readonly ServerLifecycle _lifecycle;
     private readonly IOptionsMonitor<SluiceServerOptions> _options;
     private readonly ILogger<KServeGrpcService> _logger;
+    private readonly Telemetry.InferenceObservers? _observers;
 
     public KServeGrpcService(
         IInferenceService inference,
         IModelRepositoryService repository,
         ServerLifecycle lifecycle,
         IOptionsMonitor<SluiceServerOptions> options,
-        ILogger<KServeGrpcService> logger)
+        ILogger<KServeGrpcService> logger,
+        Telemetry.InferenceObservers? observers = null)
     {
+        _observers = observers;
         _inference = inference;
         _repository = repository;
         _lifecycle = lifecycle;
@@ -285,30 +288,53 @@ public sealed partial class KServeGrpcService : GRPCInferenceService.GRPCInferen
     {
         // :: Step 1
         var received = Stopwatch.GetTimestamp();
-        if (!_lifecycle.TryEnter())
-        {
-            throw new InferenceException(InferenceError.Draining, "the server is shutting down and accepts no new requests")
-            {
-                RetryAfter = TimeSpan.FromSeconds(1),
-            };
-        }
-
+        var timestamps = new RequestTimestamps { Received = received };
+        var version = NullIfEmpty(message.ModelVersion);
+        var error = InferenceError.None;
         try
         {
-            // :: Step 2
-            var request = ModelInferRequestDecoder.Decode(message, received);
+            if (!_lifecycle.TryEnter())
+            {
+                throw new InferenceException(InferenceError.Draining, "the server is shutting down and accepts no new requests")
+                {
+                    RetryAfter = TimeSpan.FromSeconds(1),
+                };
+            }
 
-            // :: Step 3
-            var response = await _inference.InferAsync(request, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // :: Step 2
+                var request = ModelInferRequestDecoder.Decode(message, received);
+                timestamps = request.Timestamps;
 
-            // :: Step 4
-            var encoded = ModelInferResponseEncoder.Encode(response);
-            response.Timestamps.ResponseSent = Stopwatch.GetTimestamp();
-            return (encoded, response.Timestamps);
+                // :: Step 3
+                var response = await _inference.InferAsync(request, cancellationToken).ConfigureAwait(false);
+                version = response.ModelVersion;
+
+                // :: Step 4
+                var encoded = ModelInferResponseEncoder.Encode(response);
+                response.Timestamps.ResponseSent = Stopwatch.GetTimestamp();
+                return (encoded, response.Timestamps);
+            }
+            finally
+            {
+                _lifecycle.Exit();
+            }
+        }
+        catch (Exception exception)
+        {
+            error = exception switch
+            {
+                _ when cancellationToken.IsCancellationRequested => InferenceError.Canceled,
+                InferenceException inference => inference.Error,
+                _ => InferenceError.RuntimeFailure,
+            };
+            throw;
         }
         finally
         {
-            _lifecycle.Exit();
+            // Every infer request is told to the observers (telemetry, SLO) exactly once, whatever its outcome.
+            _observers?.RequestCompleted(message.ModelName, version, "grpc", error, timestamps);
         }
     }
 

@@ -12,13 +12,19 @@ using Microsoft.Extensions.Options;
 using Sluice.Engine.Hosting;
 using Sluice.Server.Grpc;
 using Sluice.Server.Http;
+using Sluice.Server.Slo;
+using Sluice.Server.Telemetry;
 
 namespace Sluice.Server.Hosting;
 
 /// <summary>The base addresses the server listens on (with the real ports when 0 was asked for).</summary>
 /// <param name="Http">The KServe v2 HTTP base address, e.g. <c>http://127.0.0.1:8000/</c>.</param>
 /// <param name="Grpc">The gRPC base address (HTTP/2 with prior knowledge), e.g. <c>http://127.0.0.1:8001/</c>.</param>
-public sealed record SluiceAddresses(Uri Http, Uri Grpc);
+public sealed record SluiceAddresses(Uri Http, Uri Grpc)
+{
+    /// <summary>The metrics base address (<c>/metrics</c> below it); null when telemetry is off.</summary>
+    public Uri? Metrics { get; init; }
+}
 
 /// <summary>The composition root of the server: Kestrel with an HTTP and a gRPC port, the engine, and both protocols.</summary>
 public static class SluiceApplication
@@ -28,7 +34,14 @@ public static class SluiceApplication
     /// <param name="repository">Configures the model repository (path, control mode, device).</param>
     /// <param name="args">Command-line arguments for the host's configuration (logging levels and the like).</param>
     /// <exception cref="OptionsValidationException">When <paramref name="server"/> is invalid.</exception>
-    public static WebApplication Build(SluiceServerOptions server, Action<ModelRepositoryOptions> repository, string[]? args = null)
+    /// <exception cref="SloSpecException">When the SLO spec (<see cref="SluiceServerOptions.SloSpecPath"/>) is invalid.</exception>
+    public static WebApplication Build(SluiceServerOptions server, Action<ModelRepositoryOptions> repository, string[]? args = null) =>
+        Build(server, repository, args, configureServices: null);
+
+    /// <summary>As the public overload; <paramref name="configureServices"/> registers test doubles of our own seams (e.g. the
+    /// SLO engine's clock) before the defaults, which are added with TryAdd.</summary>
+    internal static WebApplication Build(
+        SluiceServerOptions server, Action<ModelRepositoryOptions> repository, string[]? args, Action<IServiceCollection>? configureServices)
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(repository);
@@ -38,6 +51,11 @@ public static class SluiceApplication
             throw new OptionsValidationException(Options.DefaultName, typeof(SluiceServerOptions), errors);
         }
 
+        // The SLO spec is validated before anything starts: its errors stop the server (file, line, field).
+        var repositoryOptions = new ModelRepositoryOptions();
+        repository(repositoryOptions);
+        var slos = SloSpecSource.Load(server.SloSpecPath, repositoryOptions);
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [] });
 
         // Per-request Information logs of ASP.NET Core cost latency on the infer path; keep its warnings and the lifetime lines.
@@ -45,6 +63,7 @@ public static class SluiceApplication
 
         // :: Kestrel: the HTTP port speaks HTTP/1.1, the gRPC port HTTP/2 with prior knowledge only.
         var listeners = new SluiceListeners();
+        var metricsListener = new MetricsListener();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -65,16 +84,24 @@ public static class SluiceApplication
                 SluiceListeners.Tag(listen, ListenerKind.Grpc);
                 listeners.Grpc = listen;
             });
+            if (server.EnableTelemetry)
+            {
+                kestrel.Listen(address, server.MetricsPort, metricsListener.Configure);
+            }
         });
 
         // :: Services, top to bottom: options, engine, gRPC, lifetime (drain on SIGTERM).
         var services = builder.Services;
+        configureServices?.Invoke(services);
         services.AddSingleton(listeners);
         services.AddOptionsWithValidateOnStart<SluiceServerOptions, SluiceServerOptionsValidator>().Configure(options => CopyTo(server, options));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SluiceServerOptions>, SluiceServerRulesValidator>());
         services.Configure<HostOptions>(host => host.ShutdownTimeout = server.DrainTimeout + TimeSpan.FromSeconds(15));
         services.AddSluiceEngine(repository);
+        services.AddSingleton(metricsListener);
+        services.AddSluiceTelemetry(server, [.. slos.Slos.Select(static s => s.Sli).OfType<Sluice.Slo.Spec.LatencySli>().Select(static l => l.Threshold)]);
         services.AddKServeGrpc();
+        services.AddSlo(slos, server.DataDirectory);   // before the lifetime service: it stops after the drain
         services.AddHostedService<ServerLifetimeService>();
 
         var app = builder.Build();
@@ -84,10 +111,13 @@ public static class SluiceApplication
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleUnexpectedAsync, SuppressDiagnosticsCallback = static _ => true });
         app.UseStatusCodePages(static context => HttpErrors.WriteAsync(
             context.HttpContext, context.HttpContext.Response.StatusCode, DescribeStatus(context.HttpContext)));
+        app.UseSluiceMetrics(MetricsListener.IsMetrics);
         app.UseRouting();
         app.Use(SluiceListeners.FilterAsync);
         app.MapKServeHttp();
         app.MapKServeGrpc();
+        app.MapSluiceProfile();
+        app.MapSlo();
         return app;
     }
 
@@ -95,7 +125,12 @@ public static class SluiceApplication
     public static SluiceAddresses GetAddresses(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        return AddressesOf(app.Services.GetRequiredService<SluiceListeners>(), app.Services.GetRequiredService<IOptions<SluiceServerOptions>>().Value);
+        var options = app.Services.GetRequiredService<IOptions<SluiceServerOptions>>().Value;
+        var metrics = app.Services.GetRequiredService<MetricsListener>().Options;
+        return AddressesOf(app.Services.GetRequiredService<SluiceListeners>(), options) with
+        {
+            Metrics = metrics is null ? null : BaseAddress(metrics, options.MetricsPort, options.ListenAddress),
+        };
     }
 
     internal static SluiceAddresses AddressesOf(SluiceListeners listeners, SluiceServerOptions options) =>
@@ -120,6 +155,13 @@ public static class SluiceApplication
         target.EnableModelManagement = source.EnableModelManagement;
         target.ManagementToken = source.ManagementToken;
         target.DrainTimeout = source.DrainTimeout;
+        target.MetricsPort = source.MetricsPort;
+        target.EnableTelemetry = source.EnableTelemetry;
+        target.LatencyBucketsSeconds = source.LatencyBucketsSeconds;
+        target.ProfileSampleRate = source.ProfileSampleRate;
+        target.SloSpecPath = source.SloSpecPath;
+        target.DataDirectory = source.DataDirectory;
+        target.SloWebhookUrl = source.SloWebhookUrl;
     }
 
     /// <summary>Logs the exception (never sent to the client) and answers 500 <c>{"error":"internal error"}</c>.</summary>

@@ -42,6 +42,34 @@ public sealed class SluiceServerOptions
     /// <value>The default value is 30 seconds.</value>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The SLO spec file (Sluice YAML or OpenSLO v1); null applies the built-in default spec (examples/slo.yaml).</summary>
+    public string? SloSpecPath { get; set; }
+
+    /// <summary>Where the server keeps its state (the SLO history, <c>slo-history.db</c>).</summary>
+    /// <value>The default value is <c>./data</c>.</value>
+    [Required]
+    public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>An Alertmanager-compatible webhook receiver that SLO alert transitions are POSTed to; null sends none.</summary>
+    public string? SloWebhookUrl { get; set; }
+
+    /// <summary>The Prometheus metrics port (<c>/metrics</c> only); 0 picks a free port.</summary>
+    /// <value>The default value is 8002, Triton's.</value>
+    [Range(0, 65535)]
+    public int MetricsPort { get; set; } = 8002;
+
+    /// <summary>Whether telemetry runs at all: metrics (and their port), request spans, recent-input capture, live profiling.</summary>
+    /// <value>The default value is true.</value>
+    public bool EnableTelemetry { get; set; } = true;
+
+    /// <summary>Extra latency histogram bucket boundaries in seconds; every SLO latency threshold is always added.</summary>
+    public double[] LatencyBucketsSeconds { get; set; } = [];
+
+    /// <summary>Live per-layer profiling: profile 1 in N batches of each model on a shadow session; 0 turns it off.</summary>
+    /// <value>The default value is 0 (off).</value>
+    [Range(0, int.MaxValue)]
+    public int ProfileSampleRate { get; set; }
+
     /// <summary>Every validation error of these options (empty when valid), as the host would report them at start.</summary>
     public IReadOnlyList<string> Validate() => SluiceServerRulesValidator.Check(this);
 }
@@ -74,6 +102,25 @@ internal sealed class SluiceServerRulesValidator : IValidateOptions<SluiceServer
         if (options.HttpPort != 0 && options.HttpPort == options.GrpcPort)
         {
             builder.AddError($"the HTTP and gRPC ports must differ (both are {options.HttpPort})", nameof(options.GrpcPort));
+        }
+
+        if (options.EnableTelemetry && options.MetricsPort != 0 && (options.MetricsPort == options.HttpPort || options.MetricsPort == options.GrpcPort))
+        {
+            builder.AddError($"the metrics port must differ from the HTTP and gRPC ports (it is {options.MetricsPort})", nameof(options.MetricsPort));
+        }
+
+        foreach (var bound in options.LatencyBucketsSeconds)
+        {
+            if (!double.IsFinite(bound) || bound <= 0)
+            {
+                builder.AddError($"latency bucket boundaries must be positive seconds, not {bound}", nameof(options.LatencyBucketsSeconds));
+            }
+        }
+
+        if (options.SloWebhookUrl is { } webhook
+            && (!Uri.TryCreate(webhook, UriKind.Absolute, out var webhookUri) || webhookUri.Scheme is not ("http" or "https")))
+        {
+            builder.AddError($"'{webhook}' is not an absolute http or https URL", nameof(options.SloWebhookUrl));
         }
 
         return builder.Build();

@@ -243,7 +243,40 @@ public static class KServeHttpEndpoints
     /// </remarks>
     private static async Task InferAsync(HttpContext context)
     {
-        var received = Stopwatch.GetTimestamp();
+        // Every infer request is told to the observers (telemetry, SLO) exactly once, after its response, whatever its outcome.
+        var outcome = new InferOutcome(Stopwatch.GetTimestamp());
+        try
+        {
+            await InferCoreAsync(context, outcome).ConfigureAwait(false);
+        }
+        catch
+        {
+            outcome.Error = context.RequestAborted.IsCancellationRequested ? InferenceError.Canceled : InferenceError.RuntimeFailure;
+            throw;
+        }
+        finally
+        {
+            if (outcome.Model is { } model)
+            {
+                context.RequestServices.GetService<Telemetry.InferenceObservers>()?
+                    .RequestCompleted(model, outcome.Version, "http", outcome.Error, outcome.Timestamps);
+            }
+        }
+    }
+
+    /// <summary>What <see cref="InferAsync"/> tells the observers: set along the way by <see cref="InferCoreAsync"/>.</summary>
+    private sealed class InferOutcome(long received)
+    {
+        /// <summary>The model asked for; null while the route is unread or invalid (such requests are not counted).</summary>
+        public string? Model { get; set; }
+        public string? Version { get; set; }
+        public InferenceError Error { get; set; }
+        public RequestTimestamps Timestamps { get; set; } = new() { Received = received };
+    }
+
+    private static async Task InferCoreAsync(HttpContext context, InferOutcome outcome)
+    {
+        var received = outcome.Timestamps.Received;
 
         // :: Step 1
         if (!TryReadModel(context, out var name, out var version, out var invalid))
@@ -252,10 +285,13 @@ public static class KServeHttpEndpoints
             return;
         }
 
+        outcome.Model = name;
+        outcome.Version = version;
         var services = context.RequestServices;
         var lifecycle = services.GetRequiredService<ServerLifecycle>();
         if (!lifecycle.TryEnter())
         {
+            outcome.Error = InferenceError.Draining;
             await HttpErrors.WriteAsync(context, InferenceError.Draining, "the server is shutting down and accepts no new requests").ConfigureAwait(false);
             return;
         }
@@ -270,6 +306,7 @@ public static class KServeHttpEndpoints
             {
                 if (!long.TryParse(headerValue.ToString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
                 {
+                    outcome.Error = InferenceError.InvalidInput;
                     await HttpErrors.WriteAsync(context, StatusCodes.Status400BadRequest,
                         $"{HttpHeaderNames.InferenceHeaderContentLength} must be an integer").ConfigureAwait(false);
                     return;
@@ -281,12 +318,15 @@ public static class KServeHttpEndpoints
             var body = await ReadBodyAsync(context, options.MaxRequestBodyBytes).ConfigureAwait(false);
             if (body is null)
             {
+                outcome.Error = context.RequestAborted.IsCancellationRequested ? InferenceError.Canceled
+                    : context.Response.StatusCode == StatusCodes.Status413PayloadTooLarge ? InferenceError.PayloadTooLarge : InferenceError.InvalidInput;
                 return;
             }
 
             // :: Step 3
             var decoded = InferRequestDecoder.Decode(name, version, body, headerLength, options.MaxJsonDepth);
             decoded.Request.Timestamps.Received = received;
+            outcome.Timestamps = decoded.Request.Timestamps;
             var logger = Logger(context);
             if (logger.IsEnabled(LogLevel.Debug))
             {
@@ -296,6 +336,7 @@ public static class KServeHttpEndpoints
             // :: Step 4
             var inference = services.GetRequiredService<IInferenceService>();
             var result = await inference.InferAsync(decoded.Request, context.RequestAborted).ConfigureAwait(false);
+            outcome.Version = result.ModelVersion;
 
             // :: Step 5
             if (string.Equals(context.Request.Headers[HttpHeaderNames.Timing], "true", StringComparison.OrdinalIgnoreCase))
@@ -308,10 +349,12 @@ public static class KServeHttpEndpoints
         }
         catch (Exception exception) when (exception is OperationCanceledException or InferenceException && context.RequestAborted.IsCancellationRequested)
         {
+            outcome.Error = InferenceError.Canceled;
             Logger(context).RequestCanceled(context.Request.Method, context.Request.Path);   // not a failure: the client left
         }
         catch (InferenceException exception)
         {
+            outcome.Error = exception.Error;
             Logger(context).RequestRejected(context.Request.Method, context.Request.Path, exception.Error.ToHttpStatus(), exception.Message);
             await HttpErrors.WriteAsync(context, exception).ConfigureAwait(false);
         }

@@ -65,3 +65,77 @@ public sealed class OnnxSessionSettingsTests
         Assert.Equal(GraphOptimizationLevel.ORT_ENABLE_BASIC, options.GraphOptimizationLevel);
     }
 }
+
+public sealed class OnnxSessionSettingsDeviceBindingTests
+{
+    private static OnnxSessionSettings From(string provider, Dictionary<string, string> options) =>
+        OnnxSessionSettings.From(new ExecutionConfig { ProviderOptions = options }, new RunnerPlacement(provider, 0, 0));
+
+    [Fact]
+    public void From_Cuda_UsesIoBindingByDefault()
+    {
+        var settings = From("cuda", []);
+
+        Assert.True(settings.UseIoBinding);
+        Assert.False(settings.CudaGraph);
+    }
+
+    [Fact]
+    public void From_Cpu_UsesIoBindingOnlyWhenAsked()
+    {
+        Assert.False(From("cpu", []).UseIoBinding);
+        Assert.True(From("cpu", new() { [OnnxSessionSettings.IoBindingOption] = "1" }).UseIoBinding);
+    }
+
+    [Fact]
+    public void From_SluiceOptions_NeverReachOnnxRuntime()
+    {
+        var settings = From("cuda", new()
+        {
+            [OnnxSessionSettings.IoBindingOption] = "1",
+            [OnnxSessionSettings.MaxShapeBucketsOption] = "4",
+            [OnnxSessionSettings.CudaGraphOption] = "1",
+            ["arena_extend_strategy"] = "kSameAsRequested",
+        });
+
+        Assert.Equal(["arena_extend_strategy", OnnxSessionSettings.CudaGraphOption], settings.ProviderOptions.Keys.Order(StringComparer.Ordinal));
+        Assert.True(settings.CudaGraph);
+        Assert.Equal(4, settings.MaxShapeBuckets);
+    }
+
+    [Fact]
+    public void From_CudaGraphWithoutIoBinding_ThrowsLoadFailedNamingBothOptions()
+    {
+        var error = Assert.Throws<InferenceException>(() => From("cuda", new()
+        {
+            [OnnxSessionSettings.IoBindingOption] = "0",
+            [OnnxSessionSettings.CudaGraphOption] = "1",
+        }));
+
+        Assert.Equal(InferenceError.LoadFailed, error.Error);
+        Assert.Contains("enable_cuda_graph", error.Message);
+        Assert.Contains("sluice_io_binding", error.Message);
+    }
+
+    [Theory]
+    [InlineData("sluice_io_binding", "yes")]
+    [InlineData("sluice_max_shape_buckets", "0")]
+    [InlineData("sluice_max_shape_buckets", "many")]
+    [InlineData("sluice_free_dimensions", "batch")]
+    [InlineData("sluice_free_dimensions", "batch=-1")]
+    public void From_BadSluiceOption_ThrowsLoadFailedNamingField(string key, string value)
+    {
+        var error = Assert.Throws<InferenceException>(() => From("cpu", new() { [key] = value }));
+
+        Assert.Equal(InferenceError.LoadFailed, error.Error);
+        Assert.Contains("execution.provider_options." + key, error.Message);
+    }
+
+    [Fact]
+    public void From_FreeDimensions_ParsedInOrder()
+    {
+        var settings = From("cpu", new() { [OnnxSessionSettings.FreeDimensionsOption] = "batch=32, seq=128" });
+
+        Assert.Equal([new("batch", 32L), new("seq", 128L)], settings.FreeDimensions);
+    }
+}

@@ -65,7 +65,7 @@ public sealed class SluiceCliTests
         var httpPort = SluiceProcess.FreePort();
         var grpcPort = SluiceProcess.FreePort();
         using var sluice = SluiceProcess.Start("serve", "--model-repository", repository.Path, "--address", "127.0.0.1",
-            "--http-port", httpPort.ToString(), "--grpc-port", grpcPort.ToString(), "--drain-timeout", "30s");
+            "--http-port", httpPort.ToString(), "--grpc-port", grpcPort.ToString(), "--metrics-port", "0", "--drain-timeout", "30s");
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = Timeout };
         await WaitForReadyModelAsync(client, sluice, "slow");
         Assert.Contains($"127.0.0.1:{httpPort}", sluice.Stdout);   // the startup line says what is served where

@@ -72,6 +72,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
             {
                 HttpPort = 0,
                 GrpcPort = 0,
+                MetricsPort = 0,
                 ListenAddress = "127.0.0.1",
                 MaxRequestBodyBytes = MaxRequestBytes,
                 EnableModelManagement = management,

@@ -22,7 +22,11 @@ internal sealed class SluiceServer : IAsyncDisposable
     public static async Task<SluiceServer> StartAsync(
         TestRepository repository, Action<SluiceServerOptions>? configure = null, ModelControlMode mode = ModelControlMode.None, params string[] models)
     {
-        var options = new SluiceServerOptions { ListenAddress = "127.0.0.1", HttpPort = 0, GrpcPort = 0, DrainTimeout = TimeSpan.FromSeconds(5) };
+        var options = new SluiceServerOptions
+        {
+            ListenAddress = "127.0.0.1", HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DrainTimeout = TimeSpan.FromSeconds(5),
+            DataDirectory = repository.Path + ".data",   // each server its own SLO history, beside (not inside) the repository
+        };
         configure?.Invoke(options);
         var app = SluiceApplication.Build(options, repo =>
         {

@@ -1,0 +1,284 @@
+// GPU measurement driver for gpu/measure.sh. Modes (each prints one JSON object per measurement on stdout):
+//
+//   engine  --model M.onnx --name N [--provider cuda] [--batches 1,8,32] [--seq 128] [--iters 300] [--output pooler_output]
+//           [--option k=v ...]        the real OnnxModelRunner (what the server runs per instance), no server around it:
+//                                     compute_infer / compute_input / compute_output percentiles and batch throughput.
+//   grpc    --port P --model N [--batch 1] [--seq 128] [--concurrency 32] [--seconds 10] [--output pooler_output] [--timing]
+//           closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases from trailers.
+//   nvml    [--pid P]                 device memory used/total and the process's own use, from NVML.
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Sluice.Core.Configuration;
+using Sluice.Core.Runtime;
+using Sluice.Core.Tensors;
+using Sluice.Onnx.Runtime;
+using Sluice.Server.Grpc.Protocol;
+
+var mode = args.FirstOrDefault() ?? "";
+string Arg(string name, string fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+int IntArg(string name, int fallback) => int.Parse(Arg(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+List<string> All(string name) => args.Select((a, i) => (a, i)).Where(p => p.a == name && p.i + 1 < args.Length).Select(p => args[p.i + 1]).ToList();
+
+try
+{
+    return mode switch
+    {
+        "engine" => Bench.Engine(Arg("--model", ""), Arg("--name", "bert"), Arg("--provider", "cuda"),
+            Arg("--batches", "1,8,32").Split(',').Select(int.Parse).ToArray(), IntArg("--seq", 128), IntArg("--iters", 300),
+            Arg("--output", "pooler_output"), All("--option")),
+        "grpc" => await Bench.GrpcAsync(IntArg("--port", 8001), Arg("--model", "bert"), IntArg("--batch", 1), IntArg("--seq", 128),
+            IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
+            IntArg("--requests", 0)),
+        "nvml" => Nvml.Report(IntArg("--pid", 0)),
+        _ => Usage(),
+    };
+}
+catch (Exception e)
+{
+    Console.WriteLine(JsonSerializer.Serialize(new { mode, error = e.GetType().Name + ": " + e.Message }));
+    return 1;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: GpuBench engine|grpc|nvml ... (see Program.cs)");
+    return 2;
+}
+
+internal static class Bench
+{
+    public static int Engine(string model, string name, string provider, int[] batches, int seq, int iters, string output, List<string> options)
+    {
+        var providerOptions = options.Select(o => o.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        var config = new Sluice.Core.Configuration.ModelConfig { Name = name, Execution = new ExecutionConfig { ProviderOptions = providerOptions } };
+        var started = Stopwatch.GetTimestamp();
+        using var runner = new OnnxModelBackend().CreateRunner(config, model, new RunnerPlacement(provider, 0, 0));
+        var loadMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        foreach (var batch in batches)
+        {
+            var inputs = BertInputs(batch, seq, seed: batch);
+            string[] outputs = [output];
+            for (var i = 0; i < 20; i++)
+            {
+                runner.RunAsync(inputs, outputs, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            }
+
+            var infer = new double[iters];
+            var input = new double[iters];
+            var outputMs = new double[iters];
+            var wall = new double[iters];
+            var runStart = Stopwatch.GetTimestamp();
+            for (var i = 0; i < iters; i++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                var result = runner.RunAsync(inputs, outputs, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                wall[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                input[i] = Stopwatch.GetElapsedTime(t0, result.ComputeInputEnd).TotalMilliseconds;
+                infer[i] = Stopwatch.GetElapsedTime(result.ComputeInputEnd, result.ComputeInferEnd).TotalMilliseconds;
+                outputMs[i] = Stopwatch.GetElapsedTime(result.ComputeInferEnd, result.ComputeOutputEnd).TotalMilliseconds;
+            }
+
+            var seconds = Stopwatch.GetElapsedTime(runStart).TotalSeconds;
+            Print(new
+            {
+                mode = "engine", name, provider, batch, seq, iters, output, options = providerOptions, load_ms = Math.Round(loadMs, 1),
+                compute_infer_ms = Stats(infer), compute_input_ms = Stats(input), compute_output_ms = Stats(outputMs), wall_ms = Stats(wall),
+                items_per_s = Math.Round(iters * batch / seconds, 1),
+            });
+        }
+
+        return 0;
+    }
+
+    public static async Task<int> GrpcAsync(int port, string model, int batch, int seq, int concurrency, int seconds, string output, bool timing,
+        int requests)
+    {
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}", new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 << 20,
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+        });
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var request = Request(model, batch, seq, output);
+        var headers = timing ? new Metadata { { "sluice-timing", "true" } } : null;
+        for (var i = 0; i < 50; i++)
+        {
+            await client.ModelInferAsync(request, headers);
+        }
+
+        var latencies = new List<double>[concurrency];
+        var infer = new List<double>[concurrency];
+        var queue = new List<double>[concurrency];
+        var batchSizes = new List<double>[concurrency];
+        var window = TimeSpan.FromSeconds(seconds);
+        var start = Stopwatch.GetTimestamp();
+        var perWorker = requests > 0 ? Math.Max(1, requests / concurrency) : int.MaxValue;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
+        {
+            latencies[w] = []; infer[w] = []; queue[w] = []; batchSizes[w] = [];
+            for (var n = 0; n < perWorker && Stopwatch.GetElapsedTime(start) < window; n++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                using var call = client.ModelInferAsync(request, headers);
+                await call.ResponseAsync.ConfigureAwait(false);
+                latencies[w].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                if (timing)
+                {
+                    var trailers = call.GetTrailers();
+                    infer[w].Add(Us(trailers, "sluice-compute-infer-us"));
+                    queue[w].Add(Us(trailers, "sluice-queue-us"));
+                    batchSizes[w].Add(double.Parse(trailers.GetValue("sluice-batch-size") ?? "0", CultureInfo.InvariantCulture));
+                }
+            }
+        }));
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var all = latencies.SelectMany(l => l).ToArray();
+        Print(new
+        {
+            mode = "grpc", model, batch, seq, concurrency, output, seconds = Math.Round(elapsed, 2), requests = all.Length,
+            items_per_s = Math.Round(all.Length * batch / elapsed, 1), latency_ms = Stats(all),
+            server_compute_infer_ms = timing ? Stats(infer.SelectMany(l => l).ToArray()) : null,
+            server_queue_ms = timing ? Stats(queue.SelectMany(l => l).ToArray()) : null,
+            server_batch_size = timing ? Stats(batchSizes.SelectMany(l => l).ToArray()) : null,
+        });
+        return 0;
+    }
+
+    private static double Us(Metadata trailers, string key) =>
+        double.Parse(trailers.GetValue(key) ?? "0", CultureInfo.InvariantCulture) / 1000.0;
+
+    private static ModelInferRequest Request(string model, int batch, int seq, string output)
+    {
+        var request = new ModelInferRequest { ModelName = model };
+        foreach (var tensor in BertInputs(batch, seq, seed: 17))
+        {
+            var input = new ModelInferRequest.Types.InferInputTensor { Name = tensor.Name, Datatype = "INT64" };
+            input.Shape.Add(batch);
+            input.Shape.Add(seq);
+            request.Inputs.Add(input);
+            request.RawInputContents.Add(ByteString.CopyFrom(tensor.Data.Span));
+        }
+
+        request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = output });
+        return request;
+    }
+
+    /// <summary>BERT inputs: [CLS] random word pieces [SEP], full attention mask, segment 0.</summary>
+    public static TensorData[] BertInputs(int batch, int seq, int seed)
+    {
+        var random = new Random(seed);
+        var ids = new long[batch * seq];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var position = i % seq;
+            ids[i] = position == 0 ? 101 : position == seq - 1 ? 102 : random.Next(1000, 30000);
+        }
+
+        long[] shape = [batch, seq];
+        return
+        [
+            TensorData.From<long>("input_ids", shape, ids),
+            TensorData.From<long>("attention_mask", shape, Enumerable.Repeat(1L, ids.Length).ToArray()),
+            TensorData.From<long>("token_type_ids", shape, new long[ids.Length]),
+        ];
+    }
+
+    public static object? Stats(double[] values)
+    {
+        if (values.Length == 0)
+        {
+            return null;
+        }
+
+        var sorted = values.Order().ToArray();
+        double P(double q) => Math.Round(sorted[Math.Min(sorted.Length - 1, Math.Max(0, (int)Math.Ceiling(q * sorted.Length) - 1))], 4);
+        return new { n = sorted.Length, p50 = P(0.50), p90 = P(0.90), p99 = P(0.99), min = Math.Round(sorted[0], 4), mean = Math.Round(sorted.Average(), 4) };
+    }
+
+    public static void Print(object value) => Console.WriteLine(JsonSerializer.Serialize(value));
+}
+
+/// <summary>NVML, read directly (libnvidia-ml.so.1): what the driver says the device and a process use.</summary>
+internal static partial class Nvml
+{
+    private const string Library = "libnvidia-ml.so.1";
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MemoryInfo
+    {
+        public ulong Total;
+        public ulong Free;
+        public ulong Used;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct ProcessInfo
+    {
+        public uint Pid;
+        public ulong UsedGpuMemory;
+        public uint GpuInstanceId;
+        public uint ComputeInstanceId;
+    }
+
+    [LibraryImport(Library)]
+    private static partial int nvmlInit_v2();
+
+    [LibraryImport(Library)]
+    private static partial int nvmlDeviceGetHandleByIndex_v2(uint index, out IntPtr device);
+
+    [LibraryImport(Library)]
+    private static partial int nvmlDeviceGetMemoryInfo(IntPtr device, out MemoryInfo memory);
+
+    [LibraryImport(Library)]
+    private static unsafe partial int nvmlDeviceGetComputeRunningProcesses_v3(IntPtr device, ref uint count, ProcessInfo* infos);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int nvmlDeviceGetName(IntPtr device, byte* name, uint length);
+
+    public static unsafe int Report(int pid)
+    {
+        Check(nvmlInit_v2(), "nvmlInit");
+        Check(nvmlDeviceGetHandleByIndex_v2(0, out var device), "nvmlDeviceGetHandleByIndex");
+        Check(nvmlDeviceGetMemoryInfo(device, out var memory), "nvmlDeviceGetMemoryInfo");
+        var nameBytes = stackalloc byte[96];
+        Check(nvmlDeviceGetName(device, nameBytes, 96), "nvmlDeviceGetName");
+        var count = 64u;
+        var infos = stackalloc ProcessInfo[64];
+        Check(nvmlDeviceGetComputeRunningProcesses_v3(device, ref count, infos), "nvmlDeviceGetComputeRunningProcesses");
+        var processes = new List<object>();
+        ulong? mine = null;
+        for (var i = 0; i < count; i++)
+        {
+            processes.Add(new { pid = infos[i].Pid, used_bytes = infos[i].UsedGpuMemory });
+            if (infos[i].Pid == pid)
+            {
+                mine = infos[i].UsedGpuMemory;
+            }
+        }
+
+        Bench.Print(new
+        {
+            mode = "nvml", device = Marshal.PtrToStringUTF8((IntPtr)nameBytes), total_bytes = memory.Total, used_bytes = memory.Used,
+            pid, process_used_bytes = mine, processes,
+        });
+        return 0;
+    }
+
+    private static void Check(int status, string call)
+    {
+        if (status != 0)
+        {
+            throw new InvalidOperationException($"{call} failed with NVML status {status}");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+#!/bin/bash
+# The whole GPU measurement of issue 7 in one device call, once the parts are on the machine (gpu/README.md).
+#   APP=/root/g/app MODELS=/root/g/models bash gpu/measure.sh
+# Exports BERT-base (random weights) with PyTorch if $MODELS has no exports yet, measures the real runner per model
+# variant (GpuBench engine), serves the best FP16 variant with `sluice serve --device cuda` (dynamic batching,
+# max_batch_size 32), measures it over gRPC, reads GPU memory three ways, runs the PyTorch eager baseline, and writes
+# $OUT/results.md (the table), $OUT/raw.jsonl, $OUT/baseline.json, $OUT/export.json, $OUT/measure.log, $OUT/server.log.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+APP=${APP:-/root/g/app}
+MODELS=${MODELS:-/root/g/models}
+OUT=${OUT:-/tmp/gpu-out}
+WORK=${WORK:-/root/g/work}
+SEQ=128
+mkdir -p "$OUT" "$WORK" "$MODELS"
+export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export DOTNET_gcServer=0 PYTHONUNBUFFERED=1
+RAW=$OUT/raw.jsonl
+LOG=$OUT/measure.log
+: > "$RAW"
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+bench() { timeout "${T:-100}" "$APP/GpuBench" "$@" 2>>"$LOG" | tee -a "$RAW"; }
+
+log "card: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+echo "{\"mode\":\"card\",\"name\":\"$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)\",\"driver\":\"$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)\"}" >> "$RAW"
+
+# :: 1. Models (skipped when an earlier call exported them).
+if [ ! -f "$MODELS/bert_fp16.onnx" ]; then
+  log "exporting BERT-base with PyTorch"
+  timeout 300 python3 "$HERE/bert_models.py" export --dir "$MODELS" >>"$LOG" 2>&1 || log "export failed (see log)"
+fi
+cp "$MODELS/export.json" "$OUT/" 2>/dev/null
+# PyTorch eager baseline, same call, same card (first, so a later overrun cannot lose it).
+log "PyTorch eager baseline"
+timeout 240 python3 "$HERE/bert_models.py" baseline --out "$OUT/baseline.json" >>"$LOG" 2>&1 || log "baseline failed"
+
+# `sluice build --precision fp16` (engineer "build"'s FP16 conversion) from the FP32 export, time-boxed; skipped if built.
+if [ "${SLUICE_BUILD:-1}" = 1 ] && [ -f "$MODELS/bert_fp32.onnx" ] && ! ls "$MODELS"/sluice_repo/bert_sluice16/*/model.onnx >/dev/null 2>&1; then
+  log "sluice build --precision fp16"
+  timeout "${BUILD_TIMEOUT:-120}" "$APP/sluice" build "$MODELS/bert_fp32.onnx" --repository "$MODELS/sluice_repo" --name bert_sluice16 \
+    --precision fp16 --execution-provider cuda --sample-seq $SEQ --samples 4 --gate-samples 4 >>"$LOG" 2>&1 \
+    && log "sluice build done" || log "sluice build failed or timed out (exit $?)"
+  cp "$MODELS"/sluice_repo/bert_sluice16/*/build_report.json "$OUT/" 2>/dev/null
+fi
+# Names of the free dims of input_ids (e.g. batch seq), for fixed-shape CUDA graph sessions.
+read -r DIM0 DIM1 < <(python3 -c "import json;d=json.load(open('$MODELS/export.json'))['input_dims']['input_ids'];print(*d)" 2>/dev/null || echo "batch seq")
+log "input_ids dims: $DIM0 $DIM1"
+
+# :: 2. The engine alone: the real OnnxModelRunner on the CUDA provider, compute_infer as GPU time.
+engine_variant() {   # name file [options...]
+  local name=$1 file=$2; shift 2
+  [ -f "$file" ] || { log "skip $name: no $file"; return; }
+  log "engine $name"
+  bench engine --model "$file" --name "$name" --provider cuda --batches 1,8,32 --seq $SEQ --iters 300 "$@"
+}
+engine_graph() {     # name file: one fixed-shape session per batch size, CUDA graph captured and replayed
+  local name=$1 file=$2
+  [ -f "$file" ] || return
+  for b in 1 8 32; do
+    local fixed="$DIM0=$b"; [[ "$DIM1" =~ ^[0-9]+$ ]] || fixed="$fixed,$DIM1=$SEQ"
+    log "engine $name batch $b (CUDA graph, $fixed)"
+    bench engine --model "$file" --name "$name" --provider cuda --batches $b --seq $SEQ --iters 300 \
+      --option enable_cuda_graph=1 --option "sluice_free_dimensions=$fixed"
+  done
+}
+engine_variant fp32_iobinding "$MODELS/bert_fp32.onnx"
+engine_variant fp16_plain "$MODELS/bert_fp16.onnx" --option sluice_io_binding=0
+engine_variant fp16_iobinding "$MODELS/bert_fp16.onnx"
+engine_graph fp16_graph "$MODELS/bert_fp16.onnx"
+engine_variant fp16_fused_iobinding "$MODELS/bert_fp16_fused.onnx"
+engine_graph fp16_fused_graph "$MODELS/bert_fp16_fused.onnx"
+SB=$(ls "$MODELS"/sluice_repo/bert_sluice16/*/model.onnx 2>/dev/null | tail -1)
+[ -n "$SB" ] && engine_variant sluice_build_fp16_iobinding "$SB" && engine_graph sluice_build_fp16_graph "$SB"
+engine_variant fp16_op23_iobinding "$MODELS/bert_fp16_op23.onnx"
+# CUDA graphs on the dynamic-shape models (ONNX Runtime warns that shape nodes run on CPU; one graph per shape bucket).
+for v in fp16:bert_fp16 fp16_fused:bert_fp16_fused fp16_op23:bert_fp16_op23; do
+  T=60 engine_variant "${v%%:*}_dynamic_graph" "$MODELS/${v#*:}.onnx" --option enable_cuda_graph=1 --option sluice_max_shape_buckets=40
+done
+
+# :: 3. The server, one process serving two models (both FP16, dynamic shapes, dynamic batching, max_batch_size 32):
+#    bert        the best IOBinding variant, 2 instances on GPU 0 (each its own session and stream);
+#    bert_graph  the best CUDA-graph variant, 1 instance (graph capture is process-wide on the device: one capturing
+#                instance at a time is the safe setting).
+pick() { python3 "$HERE/report.py" best "$RAW" "$1"; }
+file_of() { case "$1" in fp16_fused*) echo "$MODELS/bert_fp16_fused.onnx" ;; fp16_op23*) echo "$MODELS/bert_fp16_op23.onnx" ;; *) echo "$MODELS/bert_fp16.onnx" ;; esac; }
+BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
+log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
+REPO=$WORK/repo; rm -rf "$REPO"
+MODELS_SERVED="bert bert_graph bert_pipe bert_graph2"
+serve_model() {   # name variant instances preferred-batch-size(or 0) cuda-graph(0/1)
+  mkdir -p "$REPO/$1/1"
+  cp "$(file_of "$2")" "$REPO/$1/1/model.onnx"
+  local preferred=""; [ "$4" != 0 ] && preferred="  preferred_batch_size: [ $4 ]"
+  local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
+  cat > "$REPO/$1/config.yaml" <<YAML
+max_batch_size: 32
+dynamic_batching:
+  max_queue_delay_microseconds: ${QUEUE_DELAY_US:-500}
+$preferred
+instance_group: [ { kind: KIND_GPU, count: $3, gpus: [0] } ]
+execution:
+  provider_options:
+    sluice_max_shape_buckets: "40"
+$graph
+YAML
+  echo "{\"mode\":\"server_config\",\"served\":\"$1\",\"model\":\"$2\",\"instances\":$3,\"preferred_batch_size\":$4,\"max_queue_delay_us\":${QUEUE_DELAY_US:-500}}" >> "$RAW"
+}
+serve_model bert "$BEST" 2 0 0                # two instances, batches as large as the queue allows
+serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
+serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
+serve_model bert_graph2 "$BEST_GRAPH" 2 16 1  # the same with CUDA graphs (two instances may capture at once: last, riskiest)
+log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
+
+SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR"
+start_server() {   # extra LD_LIBRARY_PATH prefix
+  ( cd "$SERVE_DIR" && LD_LIBRARY_PATH="$1$LD_LIBRARY_PATH" exec "$APP/sluice" serve --device cuda --model-repository "$REPO" \
+      --address 127.0.0.1 --http-port 8000 --grpc-port 8001 --data-dir "$SERVE_DIR/data" ) > "$OUT/server.log" 2>&1 &
+  SERVER=$!
+  for i in $(seq 1 ${READY_WAIT:-120}); do
+    local all=1
+    for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
+    [ $all = 1 ] && return 0
+    kill -0 $SERVER 2>/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
+}
+NVML_HIDDEN=false
+if ! start_server ""; then
+  log "server not ready in $((${READY_WAIT:-120} / 2)) s with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
+  cp "$OUT/server.log" "$OUT/server-nvml.log"
+  kill $SERVER 2>/dev/null; sleep 1; kill -9 $SERVER 2>/dev/null; wait $SERVER 2>/dev/null
+  mkdir -p "$WORK/nonvml" && gcc -shared -fPIC -o "$WORK/nonvml/libnvidia-ml.so.1" "$HERE/nonvml/fake_nvml.c" && NVML_HIDDEN=true
+  start_server "$WORK/nonvml:" || { log "server still not ready"; NVML_HIDDEN=failed; }
+fi
+echo "{\"mode\":\"server_start\",\"nvml_hidden\":\"$NVML_HIDDEN\"}" >> "$RAW"
+if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
+  log "server ready (pid $SERVER, NVML hidden: $NVML_HIDDEN)"
+  # Warm-up (as Triton's model_warmup would): one request of each batch size 1..32, so each CUDA-graph bucket is
+  # captured before the timed runs rather than inside them. Not recorded.
+  for m in bert_graph bert_graph2; do
+    log "$m: warm-up, batch 1..32"
+    for b in $(seq 1 32); do timeout 30 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 2 >/dev/null 2>&1; done
+  done
+  for m in $MODELS_SERVED; do
+    if [ $m = bert ] || [ $m = bert_graph ]; then
+      for b in 1 8 32; do
+        log "$m: grpc batch $b, concurrency 1 (server-side phases from trailers)"
+        T=90 bench grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing
+      done
+    fi
+    log "$m: grpc batch 1, concurrency 32, pooler_output"
+    T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --seconds 15 --timing
+  done
+  log "bert_graph: grpc batch 1, concurrency 32, last_hidden_state"
+  T=90 bench grpc --port 8001 --model bert_graph --batch 1 --seq $SEQ --concurrency 32 --seconds 10 --output last_hidden_state
+
+  # :: 4. GPU memory: Sluice's /metrics vs nvidia-smi vs NVML read by GpuBench, taken back to back.
+  METRICS=$( (curl -sf http://127.0.0.1:8002/metrics || curl -sf http://127.0.0.1:8000/metrics) | grep -E '^nv_gpu_memory_(used|total)_bytes' | tr '\n' ';')
+  SMI=$(nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader,nounits | head -1)
+  SMI_PROC=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits | tr '\n' ';')
+  echo "{\"mode\":\"memory\",\"sluice_metrics\":\"$(printf '%s' "$METRICS" | tr -d '"')\",\"nvidia_smi_used_total_mib\":\"$SMI\",\"nvidia_smi_apps\":\"$SMI_PROC\",\"server_pid\":$SERVER}" >> "$RAW"
+  T=20 bench nvml --pid $SERVER
+  log "memory: metrics=[$METRICS] smi=[$SMI] apps=[$SMI_PROC]"
+else
+  log "server did not become ready"; tail -30 "$OUT/server.log" | tee -a "$LOG"
+fi
+kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null
+
+# :: 5. The table.
+python3 "$HERE/report.py" table "$RAW" "$OUT/baseline.json" > "$OUT/results.md" 2>>"$LOG"
+cat "$OUT/results.md"

@@ -1,0 +1,1 @@
+int sluice_no_nvml_here;
