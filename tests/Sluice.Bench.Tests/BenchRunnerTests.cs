@@ -79,12 +79,13 @@ public sealed class BenchRunnerTests(BenchServerFixture server)
         using var __ = client;
         var runner = new BenchRunner(client, control, new BenchSettings
         {
-            Model = "add_one_open", Window = MeasurementWindow.For(TimeSpan.FromSeconds(3)), Warmup = TimeSpan.FromMilliseconds(500), MaxTrials = 1,
+            Model = "add_one_open", Window = MeasurementWindow.For(TimeSpan.FromSeconds(5)), Warmup = TimeSpan.FromMilliseconds(500), MaxTrials = 1,
         });
 
         var step = await runner.RunStepAsync(LoadLevel.Open(200), 0, 1, CancellationToken.None).WaitAsync(Timeout);
 
-        Assert.Equal(600, step.Recorder.Sent);
+        // Achieved = successes over the window, from its start to its last response: a slow scheduler or slow responses lower it.
+        Assert.Equal(1000, step.Recorder.Sent);
         Assert.Equal(0, step.Failures);
         Assert.InRange(step.RequestsPerSecond, 196, 204);
         Assert.Equal(step.Recorder.Successes, step.Server!.Success.Count);
