@@ -17,6 +17,8 @@ public static class Program
             ProfileCommand.Create(),
             SloCommand.Create(),
             BenchCommand.Create(),
+            BuildCommand.Create(),
+            VerifyCommand.Create(),
         };
 
         var parsed = root.Parse(args);

@@ -14,6 +14,7 @@ internal static class EventIds
     public const int DemoModelWritten = 1006;
     public const int ModelSkipped = 1007;
     public const int DrainTimedOut = 1008;
+    public const int EngineHardwareMismatchAllowed = 1009;
 
     public const int BatchExecuted = 2000;
     public const int BatchFailed = 2001;
@@ -27,6 +28,10 @@ internal static partial class Log
 {
     [LoggerMessage(EventIds.ModelVersionLoading, LogLevel.Information, "Loading model '{ModelName}' version {ModelVersion}.")]
     public static partial void ModelVersionLoading(this ILogger logger, string modelName, long modelVersion);
+
+    [LoggerMessage(EventIds.EngineHardwareMismatchAllowed, LogLevel.Warning,
+        "Model '{ModelName}' version {ModelVersion}: loading an engine built for other hardware ({Differences}) because --allow-hardware-mismatch is set.")]
+    public static partial void EngineHardwareMismatchAllowed(this ILogger logger, string modelName, long modelVersion, string differences);
 
     [LoggerMessage(EventIds.ModelVersionLoaded, LogLevel.Information,
         "Loaded model '{ModelName}' version {ModelVersion}: {InstanceCount} instance(s), max batch size {MaxBatchSize}, dynamic batching {Batching}, in {DurationMs:F0} ms.")]

@@ -119,10 +119,15 @@ internal static class ServeCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
 
+        var allowMismatch = new Option<bool>("--allow-hardware-mismatch")
+        {
+            Description = "Load engines from 'sluice build' even when their manifest's hardware fingerprint differs from this machine's (logged as a warning).",
+        };
+
         var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC until SIGTERM or Ctrl+C.")
         {
             repository, controlMode, loadModel, httpPort, grpcPort, address, device, enableManagement, token, maxBody, drainTimeout,
-            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets,
+            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets, allowMismatch,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -173,6 +178,7 @@ internal static class ServeCommand
                     options.RepositoryPath = Path.GetFullPath(repositoryPath ?? DefaultRepository);
                     options.WriteDemoModel = repositoryPath is null;
                     options.ControlMode = mode;
+                    options.AllowHardwareMismatch = parse.GetValue(allowMismatch);
                     options.Device = parse.GetValue(device)!;
                     foreach (var model in startupModels)
                     {

@@ -58,7 +58,7 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
         _logger = logger;
         // The built-in validators always run; registered ones (TryAddEnumerable<IModelConfigValidator>) add their checks.
         IModelConfigValidator[] all = [.. ModelConfigValidation.Default, .. validators ?? []];
-        _loader = new ModelVersionLoader(backend, new ModelConfigValidation(all), timeProvider, logger, _options.Device, observers?.ToArray());
+        _loader = new ModelVersionLoader(backend, new ModelConfigValidation(all), timeProvider, logger, _options.Device, observers?.ToArray(), _options.AllowHardwareMismatch);
     }
 
     /// <summary>The repository's options.</summary>

@@ -24,6 +24,13 @@ public sealed class ModelRepositoryOptions
     /// <value>The default value is <c>cpu</c>.</value>
     public string Device { get; set; } = "cpu";
 
+    /// <summary>
+    /// Load engines from <c>sluice build</c> even when their manifest's hardware fingerprint differs from this machine's
+    /// (for the brave: an INT8 engine calibrated for VNNI may run slowly or wrongly elsewhere).
+    /// </summary>
+    /// <value>The default value is false: a mismatching engine is refused, with what differs in the repository index.</value>
+    public bool AllowHardwareMismatch { get; set; }
+
     /// <summary>Longest an unloading (or replaced) version waits for its in-flight requests before it is disposed anyway.</summary>
     /// <value>The default value is 30 seconds.</value>
     public TimeSpan UnloadDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -29,7 +29,7 @@ internal sealed class LoadedModelVersion
 
     public LoadedModelVersion(
         string name, long version, ModelConfig config, VersionFingerprint fingerprint, IReadOnlyList<IModelRunner> runners,
-        BatchingLoop loop, RequestCounters counters, VersionStatistics statistics)
+        BatchingLoop loop, RequestCounters counters, VersionStatistics statistics, Sluice.Onnx.Build.ShapeProfile? shapeProfile = null)
     {
         Name = name;
         Version = version;
@@ -40,7 +40,7 @@ internal sealed class LoadedModelVersion
         Loop = loop;
         Counters = counters;
         Statistics = statistics;
-        Validator = new RequestValidator(config);
+        Validator = new RequestValidator(config, shapeProfile);
     }
 
     public string Name { get; }

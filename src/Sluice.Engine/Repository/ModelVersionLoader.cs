@@ -1,3 +1,5 @@
+using Sluice.Onnx.Build;
+using Sluice.Core.Inference;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
@@ -15,7 +17,7 @@ namespace Sluice.Engine.Repository;
 /// </summary>
 internal sealed class ModelVersionLoader(
     IModelBackend backend, ModelConfigValidation validation, TimeProvider timeProvider, ILogger logger, string defaultDevice,
-    IReadOnlyList<Sluice.Core.Serving.IInferenceObserver>? observers = null)
+    IReadOnlyList<Sluice.Core.Serving.IInferenceObserver>? observers = null, bool allowHardwareMismatch = false)
 {
     /// <summary>Loads a version; throws <see cref="ModelConfigException"/> or the backend's exception on failure.</summary>
     /// <param name="parsed">The model's config file as read, or null when it has none.</param>
@@ -26,6 +28,9 @@ internal sealed class ModelVersionLoader(
     {
         var started = Stopwatch.GetTimestamp();
         logger.ModelVersionLoading(name, version);
+
+        // :: Step 0 — an engine built by `sluice build` says what hardware it was built for; refuse another unless told not to.
+        var shapeProfile = ReadEngineManifest(name, version, modelPath);
 
         // :: Step 1 — the model's own inputs and outputs, then the config completed from them and validated.
         var execution = parsed?.Config.Execution ?? new ExecutionConfig();
@@ -61,7 +66,7 @@ internal sealed class ModelVersionLoader(
             loop.Start();
             logger.ModelVersionLoaded(name, version, runners.Count, config.MaxBatchSize, config.DynamicBatching is not null,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            return new LoadedModelVersion(name, version, config, fingerprint, runners, loop, counters, statistics);
+            return new LoadedModelVersion(name, version, config, fingerprint, runners, loop, counters, statistics, shapeProfile);
         }
         catch
         {
@@ -72,6 +77,46 @@ internal sealed class ModelVersionLoader(
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// Reads the version's engine manifest, when it has one, and checks its hardware fingerprint against this machine.
+    /// Returns the engine's shape profile (empty without a manifest).
+    /// </summary>
+    private ShapeProfile ReadEngineManifest(string name, long version, string modelPath)
+    {
+        var versionDirectory = Path.GetDirectoryName(modelPath)!;
+        if (!EngineManifest.Exists(versionDirectory))
+        {
+            return ShapeProfile.Empty;
+        }
+
+        EngineManifest manifest;
+        try
+        {
+            manifest = EngineManifest.Read(versionDirectory);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException)
+        {
+            throw new InferenceException(InferenceError.LoadFailed, $"model '{name}' version {version}: {EngineManifest.FileName} is unreadable: {e.Message}");
+        }
+
+        var differences = HardwareFingerprint.Compare(manifest.Hardware, HardwareFingerprint.Current());
+        if (differences.Count > 0)
+        {
+            var what = string.Join("; ", differences);
+            if (!allowHardwareMismatch)
+            {
+                throw new InferenceException(
+                    InferenceError.LoadFailed,
+                    $"model '{name}' version {version}: the engine was built for other hardware ({what}); rebuild it here with 'sluice build', " +
+                    "or start the server with --allow-hardware-mismatch");
+            }
+
+            logger.EngineHardwareMismatchAllowed(name, version, what);
+        }
+
+        return manifest.ShapeProfile;
     }
 
     /// <summary>

@@ -23,8 +23,11 @@ internal readonly record struct ValidatedRequest(IReadOnlyList<TensorData> Order
 /// <item>requested outputs exist, each asked for once.</item>
 /// </list>
 /// </remarks>
-internal sealed class RequestValidator(ModelConfig config)
+internal sealed class RequestValidator(ModelConfig config, Sluice.Onnx.Build.ShapeProfile? shapeProfile = null)
 {
+    /// <summary>The engine's declared min/max shapes (from <c>sluice build --shapes</c>); requests outside them are refused.</summary>
+    private readonly Sluice.Onnx.Build.ShapeProfile? _shapeProfile = shapeProfile is { Inputs.Count: > 0 } ? shapeProfile : null;
+
     private readonly Dictionary<string, int> _inputIndex =
         config.Inputs.Select((input, index) => (input.Name, index)).ToDictionary(p => p.Name, p => p.index, StringComparer.Ordinal);
 
@@ -124,6 +127,17 @@ internal sealed class RequestValidator(ModelConfig config)
             }
 
             CheckData(input);
+        }
+
+        if (_shapeProfile is not null)
+        {
+            foreach (var input in ordered)
+            {
+                if (_shapeProfile.Check(input) is { } outside)
+                {
+                    throw Invalid(outside);
+                }
+            }
         }
 
         return new ValidatedRequest(ordered, Outputs(request), (int)rows);

@@ -35,6 +35,9 @@ internal sealed record OnnxSessionSettings(
     /// <summary>Sluice's own provider option: <c>1</c> runs through IOBinding with per-shape reused buffers (default on for cuda), <c>0</c> does not.</summary>
     public const string IoBindingOption = "sluice_io_binding";
 
+    /// <summary>Options whose key starts with this go to ONNX Runtime's session config (AddSessionConfigEntry), not to the provider.</summary>
+    public const string SessionConfigPrefix = "session.";
+
     /// <summary>Sluice's own provider option: how many shape buckets (each with its own buffers) a runner keeps; default 16.</summary>
     public const string MaxShapeBucketsOption = "sluice_max_shape_buckets";
 
@@ -209,6 +212,16 @@ internal sealed record OnnxSessionSettings(
                 options.AddFreeDimensionOverrideByName(name, size);
             }
 
+            // Keys in ONNX Runtime's session-config namespace (e.g. session.intra_op.allow_spinning) are session settings,
+            // not provider options.
+            foreach (var (key, value) in ProviderOptions)
+            {
+                if (key.StartsWith(SessionConfigPrefix, StringComparison.Ordinal))
+                {
+                    options.AddSessionConfigEntry(key, value);
+                }
+            }
+
             switch (Provider)
             {
                 case OnnxExecutionProvider.TensorRt:
@@ -269,10 +282,10 @@ internal sealed record OnnxSessionSettings(
 
     private Dictionary<string, string> ProviderOptionsWithDevice()
     {
-        var values = new Dictionary<string, string>(ProviderOptions, StringComparer.Ordinal)
-        {
-            ["device_id"] = DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
+        var values = ProviderOptions
+            .Where(static option => !option.Key.StartsWith(SessionConfigPrefix, StringComparison.Ordinal))
+            .ToDictionary(static option => option.Key, static option => option.Value, StringComparer.Ordinal);
+        values["device_id"] = DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return values;
     }
 

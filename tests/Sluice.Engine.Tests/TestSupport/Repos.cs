@@ -34,7 +34,7 @@ internal static class Repos
 
     public static ModelManager Manager(
         string repo, ModelControlMode mode = ModelControlMode.None, IModelBackend? backend = null, ServerLifecycle? lifecycle = null,
-        TimeProvider? time = null, IList<string>? startup = null) =>
+        TimeProvider? time = null, IList<string>? startup = null, bool allowHardwareMismatch = false) =>
         new(
             Options.Create(new ModelRepositoryOptions
             {
@@ -42,6 +42,7 @@ internal static class Repos
                 ControlMode = mode,
                 StartupModels = startup ?? [],
                 UnloadDrainTimeout = TimeSpan.FromSeconds(20),
+                AllowHardwareMismatch = allowHardwareMismatch,
             }),
             backend ?? new OnnxModelBackend(),
             lifecycle ?? new ServerLifecycle(),
