@@ -61,7 +61,9 @@ public sealed class SluiceCliTests
     [Fact]
     public async Task Serve_Sigterm_DrainsInFlightRequestAndExitsZero()
     {
-        using var repository = new TestRepository().WithSlow("slow", iterations: 2000);
+        // Long enough (several seconds of compute) that the console log line the test waits for, which the logger writes
+        // asynchronously, arrives well before the request ends even on a quiet machine.
+        using var repository = new TestRepository().WithSlow("slow", iterations: 6000);
         var httpPort = SluiceProcess.FreePort();
         var grpcPort = SluiceProcess.FreePort();
         using var sluice = SluiceProcess.Start("serve", "--model-repository", repository.Path, "--address", "127.0.0.1",
