@@ -24,7 +24,6 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
 {
     private readonly ModelRepositoryOptions _options;
     private readonly IModelBackend _backend;
-    private readonly ServerLifecycle _lifecycle;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ModelManager> _logger;
     private readonly ModelVersionLoader _loader;
@@ -48,12 +47,11 @@ public sealed partial class ModelManager : IInferenceService, IModelRepositorySe
     private ModelPaths? _paths;
 
     public ModelManager(
-        IOptions<ModelRepositoryOptions> options, IModelBackend backend, ServerLifecycle lifecycle, TimeProvider timeProvider,
+        IOptions<ModelRepositoryOptions> options, IModelBackend backend, TimeProvider timeProvider,
         ILogger<ModelManager> logger, IEnumerable<IModelConfigValidator>? validators = null, IEnumerable<IInferenceObserver>? observers = null)
     {
         _options = options.Value;
         _backend = backend;
-        _lifecycle = lifecycle;
         _timeProvider = timeProvider;
         _logger = logger;
         // The built-in validators always run; registered ones (TryAddEnumerable<IModelConfigValidator>) add their checks.

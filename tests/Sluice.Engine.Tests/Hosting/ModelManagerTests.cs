@@ -93,7 +93,7 @@ public sealed class ModelManagerTests
         using var repo = new TempDirectory();
         Repos.WriteAddOne(repo.Path, "add_one", 1, Repos.AddOneConfig());
         var lifecycle = new ServerLifecycle();
-        await using var manager = Repos.Manager(repo.Path, lifecycle: lifecycle);
+        await using var manager = Repos.Manager(repo.Path);
         await manager.LoadInitialModelsAsync(CancellationToken.None).WaitAsync(Safety);
         Assert.True(lifecycle.TryEnter());   // the protocol layer admitted it before SIGTERM
         lifecycle.BeginDrain();

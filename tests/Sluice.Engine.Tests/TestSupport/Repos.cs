@@ -33,7 +33,7 @@ internal static class Repos
     }
 
     public static ModelManager Manager(
-        string repo, ModelControlMode mode = ModelControlMode.None, IModelBackend? backend = null, ServerLifecycle? lifecycle = null,
+        string repo, ModelControlMode mode = ModelControlMode.None, IModelBackend? backend = null,
         TimeProvider? time = null, IList<string>? startup = null, bool allowHardwareMismatch = false) =>
         new(
             Options.Create(new ModelRepositoryOptions
@@ -45,7 +45,6 @@ internal static class Repos
                 AllowHardwareMismatch = allowHardwareMismatch,
             }),
             backend ?? new OnnxModelBackend(),
-            lifecycle ?? new ServerLifecycle(),
             time ?? TimeProvider.System,
             NullLogger<ModelManager>.Instance);
 }

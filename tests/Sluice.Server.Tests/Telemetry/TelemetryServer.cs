@@ -40,7 +40,7 @@ internal sealed class TelemetryServer : IAsyncDisposable
             {
                 // The engine's ModelManager over the given backend (registered first: the engine adds its own with TryAdd).
                 services.AddSingleton(sp => new ModelManager(
-                    sp.GetRequiredService<IOptions<ModelRepositoryOptions>>(), backend, sp.GetRequiredService<ServerLifecycle>(),
+                    sp.GetRequiredService<IOptions<ModelRepositoryOptions>>(), backend,
                     sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ModelManager>>(),
                     observers: sp.GetServices<IInferenceObserver>()));
             }
