@@ -1,0 +1,197 @@
+using Sluice.Core.Inference;
+
+namespace Sluice.Core.Generation;
+
+/// <summary>
+/// Text generation with decoder models: admission, continuous batching, sampling and detokenization behind one call. Protocol
+/// endpoints (OpenAI, KServe generate) translate to and from it; they never see the scheduler, the KV cache or the runtime.
+/// </summary>
+public interface IGenerationService
+{
+    /// <summary>The decoder models that are loaded and ready.</summary>
+    IReadOnlyList<GenerationModelInfo> Models { get; }
+
+    /// <summary>Looks up a ready decoder model by name.</summary>
+    bool TryGetModel(string name, out GenerationModelInfo info);
+
+    /// <summary>Tokenizes text with the model's tokenizer. Throws <see cref="InferenceException"/> (ModelNotFound).</summary>
+    int[] Tokenize(string model, string text);
+
+    /// <summary>
+    /// Renders chat messages into the model's prompt text with its chat template (ending where the assistant's reply starts).
+    /// Throws <see cref="InferenceException"/> (ModelNotFound, or InvalidInput naming <c>messages[i].role</c> for a role the
+    /// template does not know).
+    /// </summary>
+    string ApplyChatTemplate(string model, IReadOnlyList<ChatMessage> messages);
+
+    /// <summary>
+    /// Validates and admits one sequence. Throws <see cref="InferenceException"/> before anything runs: InvalidInput naming
+    /// the field (e.g. <c>max_tokens</c> when prompt + max_tokens exceed the context length), ModelNotFound, QueueFull (with
+    /// RetryAfter) when the waiting queue is at its bound, Draining at shutdown. Once this returns, the sequence is admitted
+    /// and ends exactly once as finished, cancelled or failed; disposing the handle (or cancelling
+    /// <paramref name="cancellationToken"/>) cancels it and frees its cache at the next scheduler step.
+    /// </summary>
+    GenerationHandle Start(GenerationRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Live scheduler and cache figures per model, for gauges and the dashboard.</summary>
+    IReadOnlyList<GenerationModelStats> GetStats();
+}
+
+/// <summary>A ready decoder model as the API describes it.</summary>
+/// <param name="Name">Repository name.</param>
+/// <param name="ContextLength">Max prompt + generated tokens per sequence.</param>
+/// <param name="VocabSize">Size of the logits' vocabulary.</param>
+/// <param name="EosTokenIds">Tokens that end a sequence unless the request ignores EOS.</param>
+/// <param name="CreatedUnixSeconds">When it was loaded (OpenAI's <c>created</c>).</param>
+/// <param name="ChatTemplate">Name of the chat template it uses (e.g. <c>chatml</c>).</param>
+public sealed record GenerationModelInfo(
+    string Name, int ContextLength, int VocabSize, IReadOnlyList<int> EosTokenIds, long CreatedUnixSeconds, string ChatTemplate);
+
+/// <summary>One chat message.</summary>
+public sealed record ChatMessage(string Role, string Content);
+
+/// <summary>What to generate.</summary>
+/// <param name="Model">Decoder model name.</param>
+/// <param name="PromptTokens">The prompt, already tokenized (at least one token).</param>
+/// <param name="Sampling">How to choose tokens and when to stop.</param>
+/// <param name="Protocol">The endpoint family, for metrics and logs (<c>openai</c>, <c>kserve</c>).</param>
+public sealed record GenerationRequest(string Model, int[] PromptTokens, SamplingParameters Sampling, string Protocol = "openai");
+
+/// <summary>Sampling and stopping. Temperature 0 (or top_k 1) is greedy.</summary>
+/// <param name="MaxTokens">Most tokens to generate (at least 1).</param>
+/// <param name="Temperature">0 = greedy; otherwise logits are divided by it before softmax.</param>
+/// <param name="TopK">Keep only the k most likely tokens; 0 = all.</param>
+/// <param name="TopP">Nucleus sampling: keep the smallest set whose probability reaches p; 1 = all.</param>
+/// <param name="Seed">Makes sampling reproducible; null = random.</param>
+/// <param name="StopSequences">Texts that end generation; the stop text itself is not returned.</param>
+/// <param name="IgnoreEos">Keep generating past EOS tokens (benchmarks).</param>
+/// <param name="Logprobs">Return the chosen token's log-probability and this many alternatives (0 = chosen only); null = none.</param>
+public sealed record SamplingParameters(
+    int MaxTokens = 16,
+    float Temperature = 1f,
+    int TopK = 0,
+    float TopP = 1f,
+    long? Seed = null,
+    IReadOnlyList<string>? StopSequences = null,
+    bool IgnoreEos = false,
+    int? Logprobs = null);
+
+/// <summary>Why a sequence ended.</summary>
+public enum FinishReason
+{
+    /// <summary>An EOS token or a stop sequence.</summary>
+    Stop,
+    /// <summary>max_tokens or the context length was reached.</summary>
+    Length,
+    /// <summary>The client cancelled or disconnected.</summary>
+    Cancelled,
+    /// <summary>The runtime failed; <see cref="GenerationUpdate.Error"/> says why.</summary>
+    Error,
+}
+
+/// <summary>A token's log-probability and, when asked for, the most likely alternatives at that step.</summary>
+public sealed record TokenLogprob(int TokenId, string Text, float Logprob, IReadOnlyList<(int TokenId, string Text, float Logprob)> Top);
+
+/// <summary>
+/// One streamed piece of a sequence: the tokens generated since the previous update and the text they complete. The last update
+/// has <see cref="Finish"/> set (and may carry no tokens).
+/// </summary>
+/// <param name="TokenIds">New token ids (may be empty on the final update).</param>
+/// <param name="Text">New text: detokenized incrementally, held back while it may still be the start of a stop sequence or an incomplete UTF-8 character.</param>
+/// <param name="Logprobs">One entry per token in <paramref name="TokenIds"/> when logprobs were asked for.</param>
+/// <param name="Finish">Set on the last update.</param>
+/// <param name="Usage">Set on the last update.</param>
+/// <param name="Error">Why it failed, when <paramref name="Finish"/> is <see cref="FinishReason.Error"/>.</param>
+public sealed record GenerationUpdate(
+    IReadOnlyList<int> TokenIds,
+    string Text,
+    IReadOnlyList<TokenLogprob>? Logprobs,
+    FinishReason? Finish,
+    GenerationUsage? Usage,
+    string? Error = null);
+
+/// <summary>Token counts and timings of a finished sequence.</summary>
+/// <param name="PromptTokens">Tokens in the prompt.</param>
+/// <param name="CompletionTokens">Tokens generated (stop-sequence tokens included).</param>
+/// <param name="Queue">Admission to first scheduled.</param>
+/// <param name="TimeToFirstToken">Admission to first token available.</param>
+/// <param name="EndToEnd">Admission to finish.</param>
+/// <param name="MeanInterTokenLatency">Mean gap between consecutive tokens after the first (zero with fewer than two tokens).</param>
+public sealed record GenerationUsage(
+    int PromptTokens, int CompletionTokens, TimeSpan Queue, TimeSpan TimeToFirstToken, TimeSpan EndToEnd, TimeSpan MeanInterTokenLatency);
+
+/// <summary>An admitted sequence. Read <see cref="Updates"/> to the end; dispose to cancel early.</summary>
+public abstract class GenerationHandle : IAsyncDisposable
+{
+    /// <summary>The sequence's id (for logs and the OpenAI response id).</summary>
+    public abstract string Id { get; }
+
+    /// <summary>Tokens in the prompt.</summary>
+    public abstract int PromptTokenCount { get; }
+
+    /// <summary>The updates, in order, ending with one whose <see cref="GenerationUpdate.Finish"/> is set.</summary>
+    public abstract IAsyncEnumerable<GenerationUpdate> Updates(CancellationToken cancellationToken = default);
+
+    /// <summary>Cancels the sequence if it has not ended; its slot and cache are freed at the next scheduler step.</summary>
+    public abstract ValueTask DisposeAsync();
+}
+
+/// <summary>Live figures of one decoder model.</summary>
+/// <param name="Model">Model name.</param>
+/// <param name="Running">Sequences in the running batch.</param>
+/// <param name="Waiting">Admitted sequences waiting for a slot or cache.</param>
+/// <param name="KvCacheUsage">Fraction of KV cache blocks in use (0..1).</param>
+/// <param name="KvCacheBlocksUsed">Blocks in use.</param>
+/// <param name="KvCacheBlocksTotal">Blocks in the budget.</param>
+/// <param name="Admitted">Sequences admitted since load.</param>
+/// <param name="Finished">Sequences that ended with stop or length.</param>
+/// <param name="Cancelled">Sequences cancelled by their client.</param>
+/// <param name="Failed">Sequences that failed in the runtime.</param>
+public sealed record GenerationModelStats(
+    string Model, int Running, int Waiting, double KvCacheUsage, int KvCacheBlocksUsed, int KvCacheBlocksTotal,
+    long Admitted, long Finished, long Cancelled, long Failed);
+
+/// <summary>
+/// Told of every sequence's first token, each later token, its end, and every scheduler step: the seam through which LLM
+/// metrics and the SLO engine see generation. Called synchronously on the scheduler thread: cheap, never throws.
+/// </summary>
+public interface IGenerationObserver
+{
+    /// <summary>A sequence produced its first token.</summary>
+    void FirstToken(string model, TimeSpan timeToFirstToken, TimeSpan queue);
+
+    /// <summary>A sequence produced a later token, <paramref name="interTokenLatency"/> after its previous one.</summary>
+    void NextToken(string model, TimeSpan interTokenLatency);
+
+    /// <summary>A sequence ended (any reason); usage is complete.</summary>
+    void SequenceEnded(string model, string protocol, FinishReason reason, GenerationUsage usage, TimeSpan p95InterTokenLatency);
+
+    /// <summary>One scheduler step ran: prefill and/or decode.</summary>
+    void StepExecuted(in GenerationStep step);
+}
+
+/// <summary>One scheduler iteration.</summary>
+/// <param name="Model">Model name.</param>
+/// <param name="PrefillSequences">Sequences that had prompt tokens prefilled this step.</param>
+/// <param name="PrefillTokens">Prompt tokens computed this step.</param>
+/// <param name="PrefillTime">Time of the prefill run (zero when none).</param>
+/// <param name="DecodeSequences">Sequences that decoded one token this step.</param>
+/// <param name="DecodeTime">Time of the decode run (zero when none).</param>
+public readonly record struct GenerationStep(
+    string Model, int PrefillSequences, int PrefillTokens, TimeSpan PrefillTime, int DecodeSequences, TimeSpan DecodeTime);
+
+/// <summary>Sentence embeddings with a model's own tokenizer and pooling, for the OpenAI embeddings API.</summary>
+public interface IEmbeddingService
+{
+    /// <summary>Names of the models that can embed text.</summary>
+    IReadOnlyList<string> Models { get; }
+
+    /// <summary>
+    /// Embeds each input text (mean pooling over the attention mask, L2-normalized). Throws <see cref="InferenceException"/>:
+    /// ModelNotFound, InvalidInput naming <c>input[i]</c> when a text is empty or longer than the model accepts.
+    /// </summary>
+    Task<EmbeddingResult> EmbedAsync(string model, IReadOnlyList<string> inputs, CancellationToken cancellationToken);
+}
+
+/// <summary>Embeddings, one per input, and the tokens they took.</summary>
+public sealed record EmbeddingResult(IReadOnlyList<float[]> Embeddings, int PromptTokens);
