@@ -177,8 +177,11 @@ public interface IGenerationObserver
 /// <param name="PrefillTime">Time of the prefill run (zero when none).</param>
 /// <param name="DecodeSequences">Sequences that decoded one token this step.</param>
 /// <param name="DecodeTime">Time of the decode run (zero when none).</param>
+/// <param name="Waiting">Sequences left waiting after this step's admissions (for want of a slot or cache).</param>
+/// <param name="KvCacheBlocksUsed">KV cache blocks reserved by running sequences during the step.</param>
 public readonly record struct GenerationStep(
-    string Model, int PrefillSequences, int PrefillTokens, TimeSpan PrefillTime, int DecodeSequences, TimeSpan DecodeTime);
+    string Model, int PrefillSequences, int PrefillTokens, TimeSpan PrefillTime, int DecodeSequences, TimeSpan DecodeTime,
+    int Waiting = 0, int KvCacheBlocksUsed = 0);
 
 /// <summary>Sentence embeddings with a model's own tokenizer and pooling, for the OpenAI embeddings API.</summary>
 public interface IEmbeddingService

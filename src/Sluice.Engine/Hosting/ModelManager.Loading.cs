@@ -390,7 +390,8 @@ public sealed partial class ModelManager
         foreach (var directory in SafeEnumerateDirectories(Paths.Root))
         {
             var name = Path.GetFileName(directory);
-            if (name.StartsWith('.') || ModelPaths.CheckModelName(name) is not null || !Paths.IsInside(directory))
+            if (name.StartsWith('.') || ModelPaths.CheckModelName(name) is not null || !Paths.IsInside(directory)
+                || Generation.DecoderModelSettings.IsDecoderFolder(directory))   // decoder models are served by the generation engine
             {
                 continue;
             }

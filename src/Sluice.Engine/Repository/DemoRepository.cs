@@ -46,6 +46,44 @@ public static class DemoRepository
     /// <returns>The path of the model file.</returns>
     public static string EnsureWritten(string repositoryPath)
     {
+        var modelPath = WriteMiniLm(repositoryPath);
+        WriteTinyLlama(repositoryPath);
+        return modelPath;
+    }
+
+    /// <summary>The demo decoder model's name in the repository.</summary>
+    public const string DecoderModelName = "tiny-llama";
+
+    /// <summary>
+    /// Copies the demo decoder (tiny-llama: a 2-layer Llama with random weights and the GPT-2 vocabulary, shipped beside the
+    /// server under <c>demo/tiny-llama</c>) into <c>&lt;repo&gt;/tiny-llama</c>, leaving existing files as they are.
+    /// </summary>
+    public static void WriteTinyLlama(string repositoryPath)
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "demo", DecoderModelName);
+        var modelDir = Path.Combine(repositoryPath, DecoderModelName);
+        Directory.CreateDirectory(Path.Combine(modelDir, "1"));
+        foreach (var (file, target) in new[] { ("model.onnx", Path.Combine("1", "model.onnx")), ("decoder_config.json", "decoder_config.json"), ("config.yaml", "config.yaml") })
+        {
+            var destination = Path.Combine(modelDir, target);
+            if (!File.Exists(destination))
+            {
+                var from = Path.Combine(source, file);
+                if (!File.Exists(from))
+                {
+                    throw new FileNotFoundException($"The demo decoder is missing next to the server (demo/{DecoderModelName}/{file}); rebuild the server.");
+                }
+
+                File.Copy(from, destination + ".tmp", overwrite: true);
+                File.Move(destination + ".tmp", destination, overwrite: true);
+            }
+        }
+    }
+
+    /// <summary>Writes the MiniLM embedding model (and its vocab.txt and config) into the repository, if absent.</summary>
+    /// <returns>The path of the model file.</returns>
+    public static string WriteMiniLm(string repositoryPath)
+    {
         var modelDir = Path.Combine(repositoryPath, ModelName);
         var versionDir = Path.Combine(modelDir, "1");
         var modelPath = Path.Combine(versionDir, "model.onnx");

@@ -69,7 +69,7 @@ public sealed class EngineServiceCollectionExtensionsTests
     {
         using var repo = new TempDirectory();
         var root = Path.Combine(repo.Path, "repo");
-        var modelPath = DemoRepository.EnsureWritten(root);
+        var modelPath = DemoRepository.WriteMiniLm(root);
         // The same model with batching off: every request runs alone.
         Directory.CreateDirectory(Path.Combine(root, "minilm_single", "1"));
         File.Copy(modelPath, Path.Combine(root, "minilm_single", "1", "model.onnx"));

@@ -13,7 +13,7 @@ public sealed class MiniLmBuildFixture : IDisposable
 
     public MiniLmBuildFixture()
     {
-        ModelPath = DemoRepository.EnsureWritten(_dir.File("source"));
+        ModelPath = DemoRepository.WriteMiniLm(_dir.File("source"));
     }
 
     public string ModelPath { get; }

@@ -100,7 +100,7 @@ public sealed class OnnxGraphBuilderTests : IDisposable
     [Fact]
     public void Parse_RealMiniLmFile_ReadsGraphInputsWithSymbolicDims()
     {
-        var path = Sluice.Engine.Repository.DemoRepository.EnsureWritten(_dir.Path);
+        var path = Sluice.Engine.Repository.DemoRepository.WriteMiniLm(_dir.Path);
 
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
 

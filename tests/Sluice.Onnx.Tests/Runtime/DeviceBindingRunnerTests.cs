@@ -178,7 +178,7 @@ public sealed class DeviceBindingRunnerTests : IDisposable
     [Fact]
     public async Task RunAsync_MiniLmThroughIoBinding_MatchesBareSession()
     {
-        var modelPath = Sluice.Engine.Repository.DemoRepository.EnsureWritten(_dir.Path);
+        var modelPath = Sluice.Engine.Repository.DemoRepository.WriteMiniLm(_dir.Path);
         using var runner = Runners.Create(modelPath, Binding());
         using var bare = new InferenceSession(modelPath);
         const int rows = 2, seq = 16;

@@ -11,7 +11,7 @@ public sealed class MiniLmFixture : IDisposable
 
     public MiniLmFixture()
     {
-        ModelPath = DemoRepository.EnsureWritten(_dir.Path);
+        ModelPath = DemoRepository.WriteMiniLm(_dir.Path);
         Runner = Runners.Create(ModelPath);
         BareSession = new InferenceSession(ModelPath);
     }

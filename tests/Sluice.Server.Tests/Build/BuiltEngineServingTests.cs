@@ -23,7 +23,7 @@ public sealed class BuiltEngineServingTests
     public async Task Infer_EngineBuiltAtPrecision_ServesOutputsCloseToTheSource(EnginePrecision precision, double minCosine)
     {
         using var repository = new TestRepository();
-        var source = Sluice.Engine.Repository.DemoRepository.EnsureWritten(repository.Path + ".source");
+        var source = Sluice.Engine.Repository.DemoRepository.WriteMiniLm(repository.Path + ".source");
         var build = EngineBuilder.Build(new EngineBuildOptions
         {
             ModelPath = source,

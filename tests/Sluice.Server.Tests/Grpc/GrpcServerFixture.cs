@@ -51,7 +51,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
             SampleModels.WriteIdentity(Path.Combine(_repository, name, "1", "model.onnx"), type, [-1, 3]);
         }
 
-        DemoRepository.EnsureWritten(_repository);
+        DemoRepository.WriteMiniLm(_repository);
 
         _app = Build(_repository, management: true);
         await _app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));

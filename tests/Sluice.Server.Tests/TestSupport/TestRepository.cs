@@ -76,7 +76,21 @@ internal sealed class TestRepository : IDisposable
 
     public TestRepository WithMiniLm()
     {
-        Sluice.Engine.Repository.DemoRepository.EnsureWritten(Path);
+        Sluice.Engine.Repository.DemoRepository.WriteMiniLm(Path);
+        return this;
+    }
+
+    /// <summary>The demo decoder <c>tiny-llama</c> (2-layer random-weight Llama, GPT-2 vocabulary), optionally with config overrides.</summary>
+    /// <param name="configure">Edits the text of its config.yaml (e.g. lower <c>max_waiting</c> for overload tests).</param>
+    public TestRepository WithTinyLlama(Func<string, string>? configure = null)
+    {
+        Sluice.Engine.Repository.DemoRepository.WriteTinyLlama(Path);
+        if (configure is not null)
+        {
+            var config = System.IO.Path.Combine(Path, Sluice.Engine.Repository.DemoRepository.DecoderModelName, "config.yaml");
+            File.WriteAllText(config, configure(File.ReadAllText(config)));
+        }
+
         return this;
     }
 

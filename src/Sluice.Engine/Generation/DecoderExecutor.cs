@@ -1,0 +1,276 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using Sluice.Core.Inference;
+using Sluice.Core.Runtime;
+using Sluice.Core.Tensors;
+
+namespace Sluice.Engine.Generation;
+
+/// <summary>One sequence's share of a decoder run: <paramref name="Count"/> tokens starting at cache position <paramref name="Start"/>.</summary>
+internal readonly record struct StepItem(Sequence Sequence, int Start, int Count);
+
+/// <summary>
+/// Runs one forward pass of a decoder in the common explicit-KV-cache convention (<c>input_ids</c>, <c>attention_mask</c>,
+/// <c>position_ids</c>, <c>past_key_values.{i}.key/.value</c> in; <c>logits</c>, <c>present.{i}.key/.value</c> out) for a
+/// batch of sequences at different lengths.
+/// </summary>
+/// <remarks>
+/// Layout of a batch of B sequences with cached lengths L_b, each adding t_b tokens, P = max L_b, T = max t_b:
+/// sequence b's past fills columns [0, L_b) of <c>past [B, kv_heads, P, head_dim]</c> (the rest is zero padding, masked out);
+/// its new tokens are rows [0, t_b) of <c>input_ids [B, T]</c> at positions L_b + i, which the model places at columns
+/// P + i of the present. The attention mask over the P + T columns is 1 on [0, L_b) and [P, P + t_b): a new token sees its own
+/// past and, causally, its own new tokens, never padding. The new keys and values (present columns P..P+t_b) go back to the
+/// sequence's cache blocks; only the logits of each sequence's last new token are kept.
+/// </remarks>
+internal sealed class DecoderExecutor
+{
+    private readonly IModelRunner _runner;
+    private readonly KvCachePool _cache;
+    private readonly int _layers;
+    private readonly int _vocab;
+    private readonly bool _hasPositionIds;
+    private readonly bool _halfLogits;
+    private readonly DataType _kvType;
+    private readonly string[] _outputNames;
+    private readonly string[] _pastNames;
+
+    public DecoderExecutor(IModelRunner runner, ModelSignature signature, KvCachePool cache, DecoderModelSettings settings)
+    {
+        _runner = runner;
+        _cache = cache;
+        _layers = settings.Layers;
+        _vocab = settings.VocabSize;
+        _kvType = settings.KvElementSize == 2 ? DataType.Fp16 : DataType.Fp32;
+        var inputs = signature.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var outputs = signature.Outputs.ToDictionary(o => o.Name, StringComparer.Ordinal);
+        foreach (var required in new[] { "input_ids", "attention_mask" })
+        {
+            if (!inputs.Contains(required))
+            {
+                throw LoadFailed(settings, $"the model has no input '{required}'");
+            }
+        }
+
+        _hasPositionIds = inputs.Contains("position_ids");
+        _pastNames = new string[_layers * 2];
+        _outputNames = new string[1 + _layers * 2];
+        _outputNames[0] = "logits";
+        if (!outputs.TryGetValue("logits", out var logits))
+        {
+            throw LoadFailed(settings, "the model has no output 'logits'");
+        }
+
+        _halfLogits = logits.DataType == DataType.Fp16;
+        for (var layer = 0; layer < _layers; layer++)
+        {
+            for (var kv = 0; kv < 2; kv++)
+            {
+                var suffix = kv == 0 ? "key" : "value";
+                var past = $"past_key_values.{layer}.{suffix}";
+                var present = $"present.{layer}.{suffix}";
+                if (!inputs.Contains(past) || !outputs.ContainsKey(present))
+                {
+                    throw LoadFailed(settings, $"decoder_config.json says {_layers} layers but the model lacks '{past}' or '{present}'");
+                }
+
+                _pastNames[layer * 2 + kv] = past;
+                _outputNames[1 + layer * 2 + kv] = present;
+            }
+        }
+
+        if (inputs.Count != 2 + (_hasPositionIds ? 1 : 0) + _layers * 2)
+        {
+            throw LoadFailed(settings, $"the model has inputs beyond the decoder convention: {string.Join(", ", inputs.Order(StringComparer.Ordinal))}");
+        }
+    }
+
+    /// <summary>
+    /// Runs the batch and writes each item's last-token logits into <paramref name="logits"/> (row per item, vocab wide).
+    /// Cache blocks for the new positions must have been allocated (see <see cref="EnsureBlocks"/>).
+    /// </summary>
+    public async ValueTask RunAsync(IReadOnlyList<StepItem> items, float[] logits, CancellationToken cancellationToken)
+    {
+        var batch = items.Count;
+        var newTokens = 0;
+        var past = 0;
+        foreach (var item in items)
+        {
+            newTokens = Math.Max(newTokens, item.Count);
+            past = Math.Max(past, item.Start);
+        }
+
+        var total = past + newTokens;
+        var heads = _cache.KvHeads;
+        var headDim = _cache.HeadDim;
+        var rented = new List<byte[]>(4 + _pastNames.Length);
+        try
+        {
+            var inputs = BuildInputs(items, rented, batch, newTokens, past, total);
+            var result = await _runner.RunAsync(inputs, _outputNames, cancellationToken).ConfigureAwait(false);
+
+            // Keep the last new token's logits per sequence.
+            var logitsData = result.Outputs[0].Data.Span;
+            for (var b = 0; b < batch; b++)
+            {
+                var rowIndex = (long)b * newTokens + items[b].Count - 1;
+                var target = logits.AsSpan(b * _vocab, _vocab);
+                if (_halfLogits)
+                {
+                    var source = MemoryMarshal.Cast<byte, Half>(logitsData).Slice((int)(rowIndex * _vocab), _vocab);
+                    for (var v = 0; v < _vocab; v++)
+                    {
+                        target[v] = (float)source[v];
+                    }
+                }
+                else
+                {
+                    MemoryMarshal.Cast<byte, float>(logitsData).Slice((int)(rowIndex * _vocab), _vocab).CopyTo(target);
+                }
+            }
+
+            // Scatter the new keys and values into the cache blocks.
+            for (var layer = 0; layer < _layers; layer++)
+            {
+                for (var kv = 0; kv < 2; kv++)
+                {
+                    var present = result.Outputs[1 + layer * 2 + kv];
+                    if (present.Shape.Length != 4 || present.Shape[2] != total)
+                    {
+                        throw new InferenceException(InferenceError.RuntimeFailure,
+                            $"Output '{present.Name}' has shape {TensorShape.Format(present.Shape)}; expected [{batch}, {heads}, {total}, {headDim}].");
+                    }
+
+                    for (var b = 0; b < batch; b++)
+                    {
+                        Scatter(items[b], layer, kv, present.Data.Span, b, past, total);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var buffer in rented)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Allocates the blocks that positions up to <paramref name="end"/> need, from the sequence's reservation.</summary>
+    public void EnsureBlocks(Sequence sequence, int end)
+    {
+        var needed = _cache.BlocksFor(end);
+        while (sequence.Blocks.Count < needed)
+        {
+            sequence.Blocks.Add(_cache.Allocate());
+        }
+    }
+
+    private void Gather(StepItem item, int layer, int kv, Span<byte> past, int b, int pastLength)
+    {
+        var heads = _cache.KvHeads;
+        var rowBytes = _cache.HeadDim * _cache.ElementSize;
+        var blockSize = _cache.BlockSize;
+        var length = item.Start;
+        for (var h = 0; h < heads; h++)
+        {
+            var headBase = ((long)b * heads + h) * pastLength * rowBytes;
+            for (var start = 0; start < length; start += blockSize)
+            {
+                var count = Math.Min(blockSize, length - start);
+                var run = _cache.Run(item.Sequence.Blocks[start / blockSize], layer, kv, h)[..(count * rowBytes)];
+                run.CopyTo(past.Slice((int)(headBase + (long)start * rowBytes), count * rowBytes));
+            }
+        }
+    }
+
+    private void Scatter(StepItem item, int layer, int kv, ReadOnlySpan<byte> present, int b, int pastLength, int total)
+    {
+        var heads = _cache.KvHeads;
+        var rowBytes = _cache.HeadDim * _cache.ElementSize;
+        var blockSize = _cache.BlockSize;
+        for (var h = 0; h < heads; h++)
+        {
+            var headBase = ((long)b * heads + h) * total * rowBytes;
+            var i = 0;
+            while (i < item.Count)
+            {
+                var position = item.Start + i;
+                var offset = position % blockSize;
+                var count = Math.Min(blockSize - offset, item.Count - i);   // contiguous in both source and block
+                var source = present.Slice((int)(headBase + (long)(pastLength + i) * rowBytes), count * rowBytes);
+                source.CopyTo(_cache.Run(item.Sequence.Blocks[position / blockSize], layer, kv, h)[(offset * rowBytes)..]);
+                i += count;
+            }
+        }
+    }
+
+    private List<TensorData> BuildInputs(IReadOnlyList<StepItem> items, List<byte[]> rented, int batch, int newTokens, int past, int total)
+    {
+        var heads = _cache.KvHeads;
+        var headDim = _cache.HeadDim;
+        var element = _cache.ElementSize;
+        var inputs = new List<TensorData>(3 + _pastNames.Length);
+        var idsBuffer = RentLongs(rented, batch * newTokens);
+        var positionsBuffer = RentLongs(rented, batch * newTokens);
+        var maskBuffer = RentLongs(rented, batch * total);
+        var ids = MemoryMarshal.Cast<byte, long>(idsBuffer.Span);
+        var positions = MemoryMarshal.Cast<byte, long>(positionsBuffer.Span);
+        var mask = MemoryMarshal.Cast<byte, long>(maskBuffer.Span);
+        for (var b = 0; b < batch; b++)
+        {
+            var item = items[b];
+            var tokens = CollectionsMarshal.AsSpan(item.Sequence.Tokens);
+            for (var i = 0; i < newTokens; i++)
+            {
+                var real = i < item.Count;
+                ids[b * newTokens + i] = real ? tokens[item.Start + i] : 0;
+                positions[b * newTokens + i] = item.Start + Math.Min(i, item.Count - 1);
+            }
+
+            var row = mask.Slice(b * total, total);
+            row[..item.Start].Fill(1);
+            row[past..(past + item.Count)].Fill(1);
+        }
+
+        inputs.Add(new TensorData("input_ids", DataType.Int64, [batch, newTokens], idsBuffer));
+        inputs.Add(new TensorData("attention_mask", DataType.Int64, [batch, total], maskBuffer));
+        if (_hasPositionIds)
+        {
+            inputs.Add(new TensorData("position_ids", DataType.Int64, [batch, newTokens], positionsBuffer));
+        }
+
+        // Gather each sequence's cached keys and values into the padded past tensors.
+        var pastBytes = checked((int)((long)batch * heads * past * headDim * element));
+        for (var layer = 0; layer < _layers; layer++)
+        {
+            for (var kv = 0; kv < 2; kv++)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, pastBytes));
+                rented.Add(buffer);
+                var span = buffer.AsSpan(0, pastBytes);
+                span.Clear();
+                for (var b = 0; b < batch; b++)
+                {
+                    Gather(items[b], layer, kv, span, b, past);
+                }
+
+                inputs.Add(new TensorData(_pastNames[layer * 2 + kv], _kvType, [batch, heads, past, headDim], buffer.AsMemory(0, pastBytes)));
+            }
+        }
+
+        return inputs;
+    }
+
+    private static Memory<byte> RentLongs(List<byte[]> rented, int count)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(8, count * 8));
+        rented.Add(buffer);
+        var memory = buffer.AsMemory(0, count * 8);
+        memory.Span.Clear();
+        return memory;
+    }
+
+    private static InferenceException LoadFailed(DecoderModelSettings settings, string what) =>
+        new(InferenceError.LoadFailed, $"Decoder model '{settings.Name}': {what}.");
+}

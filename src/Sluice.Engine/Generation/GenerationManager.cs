@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.Tokenizers;
+using Sluice.Core.Configuration;
+using Sluice.Core.Generation;
+using Sluice.Core.Inference;
+using Sluice.Core.Runtime;
+using Sluice.Engine.Hosting;
+
+namespace Sluice.Engine.Generation;
+
+/// <summary>
+/// The decoder models of the repository (folders with a <c>decoder_config.json</c>) and their schedulers, as
+/// <see cref="IGenerationService"/>. Models load when the host starts (after the repository loader, which writes the demo
+/// repository) and drain at shutdown: admitted sequences finish before runners are disposed.
+/// </summary>
+public sealed partial class GenerationManager : IGenerationService, IHostedService, IAsyncDisposable
+{
+    private readonly ModelRepositoryOptions _options;
+    private readonly IModelBackend _backend;
+    private readonly IEnumerable<IGenerationObserver> _observers;
+    private readonly ILogger<GenerationManager> _logger;
+    private readonly ConcurrentDictionary<string, LoadedDecoder> _models = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the manager; models load in <see cref="StartAsync"/>.</summary>
+    public GenerationManager(IOptions<ModelRepositoryOptions> options, IEnumerable<IModelBackend> backends,
+        IEnumerable<IGenerationObserver> observers, ILogger<GenerationManager> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backends);
+        _options = options.Value;
+        _backend = backends.First(b => b.Name == "onnxruntime");
+        _observers = observers;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<GenerationModelInfo> Models => _models.Values.Select(m => m.Info).OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
+
+    /// <inheritdoc />
+    public bool TryGetModel(string name, out GenerationModelInfo info)
+    {
+        if (name is not null && _models.TryGetValue(name, out var model))
+        {
+            info = model.Info;
+            return true;
+        }
+
+        info = null!;
+        return false;
+    }
+
+    /// <inheritdoc />
+    public int[] Tokenize(string model, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Get(model).Tokenizer.EncodeToIds(text).ToArray();
+    }
+
+    /// <inheritdoc />
+    public string ApplyChatTemplate(string model, IReadOnlyList<ChatMessage> messages) =>
+        ChatTemplates.Render(Get(model).Settings.ChatTemplate, messages);
+
+    /// <inheritdoc />
+    public GenerationHandle Start(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Get(request.Model).Scheduler.Admit(request, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<GenerationModelStats> GetStats() =>
+        _models.Values.Select(m => m.Scheduler.Stats).OrderBy(s => s.Model, StringComparer.Ordinal).ToArray();
+
+    /// <summary>Loads every decoder model of the repository; a broken one is logged and skipped, the others serve.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var root = _options.RepositoryPath;
+        if (string.IsNullOrEmpty(root) || !Directory.Exists(root))
+        {
+            return Task.CompletedTask;
+        }
+
+        foreach (var directory in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
+        {
+            if (Path.GetFileName(directory).StartsWith('.') || !DecoderModelSettings.IsDecoderFolder(directory))
+            {
+                continue;
+            }
+
+            try
+            {
+                Load(directory);
+            }
+            catch (InferenceException e)
+            {
+                LogLoadFailed(_logger, Path.GetFileName(directory), e.Message);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Loads one decoder model folder (replacing a loaded model of that name). Throws <see cref="InferenceException"/> (LoadFailed).</summary>
+    public void Load(string modelDirectory)
+    {
+        var settings = DecoderModelSettings.Load(modelDirectory);
+        var tokenizer = TokenizerFactory.Create(settings);
+        var provider = settings.ExecutionProvider ?? _options.Device;
+        var config = new ModelConfig
+        {
+            Name = settings.Name,
+            Execution = new ExecutionConfig { ExecutionProvider = provider },
+        };
+        var signature = _backend.ReadSignature(settings.ModelPath, config.Execution);
+        var runner = _backend.CreateRunner(config, settings.ModelPath, new RunnerPlacement(provider, 0, 0));
+        KvCachePool? cache = null;
+        try
+        {
+            cache = new KvCachePool((settings.KvCacheTokens + settings.KvBlockSize - 1) / settings.KvBlockSize, settings.KvBlockSize,
+                settings.Layers, settings.KvHeads, settings.HeadDim, settings.KvElementSize);
+            var executor = new DecoderExecutor(runner, signature, cache, settings);
+            var scheduler = new SequenceScheduler(settings, tokenizer, executor, cache, _observers, _logger);
+            var info = new GenerationModelInfo(settings.Name, settings.ContextLength, settings.VocabSize, settings.EosTokenIds,
+                DateTimeOffset.UtcNow.ToUnixTimeSeconds(), settings.ChatTemplate);
+            var loaded = new LoadedDecoder(settings, tokenizer, runner, cache, scheduler, info);
+            if (_models.TryGetValue(settings.Name, out var previous))
+            {
+                _models[settings.Name] = loaded;
+                _ = previous.DisposeAsync(_options.UnloadDrainTimeout);
+            }
+            else
+            {
+                _models[settings.Name] = loaded;
+            }
+
+            LogLoaded(_logger, settings.Name, settings.Version, provider, cache.TotalBytes / (1024.0 * 1024.0), settings.KvCacheTokens, settings.MaxRunning);
+        }
+        catch
+        {
+            cache?.Dispose();
+            runner.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Drains every model: admitted sequences finish (up to the unload drain timeout), then runners are released.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var models = _models.Values.ToArray();
+        _models.Clear();
+        await Task.WhenAll(models.Select(m => m.DisposeAsync(_options.UnloadDrainTimeout))).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
+
+    private LoadedDecoder Get(string name) =>
+        name is not null && _models.TryGetValue(name, out var model)
+            ? model
+            : throw new InferenceException(InferenceError.ModelNotFound, $"Model '{name}' is not a loaded decoder model.");
+
+    [LoggerMessage(EventId = 4100, Level = LogLevel.Information,
+        Message = "Decoder model '{Model}' version {Version} loaded on {Provider}: KV cache {CacheMiB:F0} MiB ({Tokens} tokens), up to {MaxRunning} running sequences")]
+    private static partial void LogLoaded(ILogger logger, string model, string version, string provider, double cacheMiB, int tokens, int maxRunning);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Decoder model '{Model}' failed to load: {Reason}")]
+    private static partial void LogLoadFailed(ILogger logger, string model, string reason);
+
+    private sealed record LoadedDecoder(
+        DecoderModelSettings Settings, Tokenizer Tokenizer, IModelRunner Runner, KvCachePool Cache, SequenceScheduler Scheduler, GenerationModelInfo Info)
+    {
+        public async Task DisposeAsync(TimeSpan drainTimeout)
+        {
+            await Scheduler.DrainAsync(drainTimeout).ConfigureAwait(false);
+            await Scheduler.DisposeAsync().ConfigureAwait(false);
+            Runner.Dispose();
+            Cache.Dispose();
+        }
+    }
+}
