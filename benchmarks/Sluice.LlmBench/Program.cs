@@ -1,0 +1,258 @@
+// Generation throughput and token latencies of the real server, measured over its OpenAI streaming API.
+//
+//   dotnet run -c Release --project benchmarks/Sluice.LlmBench -- [--concurrency 1,8,32] [--seconds 10] [--prompt 64]
+//       [--max-tokens 64] [--model tiny-llama] [--repository DIR] [--url http://host:port] [--device cpu|cuda]
+//
+// Without --url it starts `sluice serve` as a child process on loopback over --repository (default: a temporary demo
+// repository holding tiny-llama). Each concurrency level runs closed-loop for --seconds: every client sends a streaming
+// /v1/completions request with a random --prompt-token prompt and max_tokens --max-tokens (ignore_eos, greedy), waits for
+// [DONE], and sends the next. Output tokens/s counts completion tokens (from usage) of requests finished in the window;
+// TTFT is send to first token chunk; ITL is the gap between consecutive token chunks. Concurrency 1 is one-at-a-time
+// generation, so "speedup" is continuous batching's gain over it.
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using HdrHistogram;
+using Sluice.Engine.Repository;
+
+string Arg(string name, string fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("usage: Sluice.LlmBench [--concurrency 1,8,32] [--seconds 10] [--prompt 64] [--max-tokens 64] [--model tiny-llama] [--repository DIR] [--url URL] [--device cpu|cuda] [--vocab 50257] [--json FILE]");
+    return 0;
+}
+
+var levels = Arg("--concurrency", "1,8,32").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+var seconds = double.Parse(Arg("--seconds", "10"), CultureInfo.InvariantCulture);
+var promptLength = int.Parse(Arg("--prompt", "64"), CultureInfo.InvariantCulture);
+var maxTokens = int.Parse(Arg("--max-tokens", "64"), CultureInfo.InvariantCulture);
+var model = Arg("--model", DemoRepository.DecoderModelName);
+var vocab = int.Parse(Arg("--vocab", "50257"), CultureInfo.InvariantCulture);
+var url = Arg("--url", "");
+var jsonOut = Arg("--json", "");
+
+Process? server = null;
+if (url.Length == 0)
+{
+    var repository = Arg("--repository", "");
+    if (repository.Length == 0)
+    {
+        repository = Directory.CreateTempSubdirectory("sluice-llmbench-").FullName;
+        DemoRepository.WriteTinyLlama(repository);
+    }
+
+    var port = FreePort();
+    url = $"http://127.0.0.1:{port}";
+    server = StartServer(repository, port, Arg("--device", "cpu"));
+}
+
+try
+{
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = TimeSpan.FromMinutes(30) })
+    {
+        BaseAddress = new Uri(url),
+        Timeout = TimeSpan.FromMinutes(10),
+    };
+    await WaitReadyAsync(http, model);
+    Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {CpuName()}; model {model}; prompt {promptLength} tokens, max_tokens {maxTokens}, ignore_eos, greedy; {seconds} s per level");
+
+    // Warm up: a few sequences so first-call costs stay out of the figures.
+    await Task.WhenAll(Enumerable.Range(0, 4).Select(i => OneAsync(http, model, Prompt(new Random(i), promptLength, vocab), maxTokens, null)));
+
+    var results = new List<LevelResult>();
+    Console.WriteLine("| concurrency | requests | output tok/s | speedup vs c1 | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | e2e p50 |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+    foreach (var concurrency in levels)
+    {
+        var result = await RunLevelAsync(http, model, concurrency, seconds, promptLength, maxTokens, vocab);
+        results.Add(result);
+        var baseline = results[0].TokensPerSecond;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {concurrency} | {result.Requests} | {result.TokensPerSecond:F0} | {result.TokensPerSecond / baseline:F2}x | {Ms(result.Ttft, 50)} | {Ms(result.Ttft, 99)} | {Ms(result.Itl, 50)} | {Ms(result.Itl, 99)} | {Ms(result.EndToEnd, 50)} |"));
+    }
+
+    if (jsonOut.Length > 0)
+    {
+        File.WriteAllText(jsonOut, JsonSerializer.Serialize(results.Select(r => new
+        {
+            r.Concurrency, r.Requests, r.TokensPerSecond,
+            ttft_p50_ms = r.Ttft.GetValueAtPercentile(50) / 1000.0, ttft_p99_ms = r.Ttft.GetValueAtPercentile(99) / 1000.0,
+            itl_p50_ms = r.Itl.GetValueAtPercentile(50) / 1000.0, itl_p99_ms = r.Itl.GetValueAtPercentile(99) / 1000.0,
+            e2e_p50_ms = r.EndToEnd.GetValueAtPercentile(50) / 1000.0,
+        })));
+    }
+}
+finally
+{
+    if (server is { HasExited: false })
+    {
+        server.Kill(entireProcessTree: true);
+    }
+}
+
+return 0;
+
+static string Ms(LongHistogram histogram, double percentile) =>
+    (histogram.GetValueAtPercentile(percentile) / 1000.0).ToString("F2", CultureInfo.InvariantCulture) + " ms";
+
+static int[] Prompt(Random random, int length, int vocab) => Enumerable.Range(0, length).Select(_ => random.Next(0, vocab - 1)).ToArray();
+
+static async Task<LevelResult> RunLevelAsync(HttpClient http, string model, int concurrency, double seconds, int promptLength, int maxTokens, int vocab)
+{
+    var ttft = new LongHistogram(TimeStamp.Seconds(600), 3);
+    var itl = new LongHistogram(TimeStamp.Seconds(600), 3);
+    var e2e = new LongHistogram(TimeStamp.Seconds(600), 3);
+    var gate = new object();
+    long tokens = 0;
+    var requests = 0;
+    var started = Stopwatch.GetTimestamp();
+    var deadline = started + (long)(seconds * Stopwatch.Frequency);
+    var clients = Enumerable.Range(0, concurrency).Select(async c =>
+    {
+        var random = new Random(1000 + c);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var sample = await OneAsync(http, model, Prompt(random, promptLength, vocab), maxTokens, null);
+            lock (gate)
+            {
+                tokens += sample.CompletionTokens;
+                requests++;
+                ttft.RecordValue(sample.TtftMicros);
+                e2e.RecordValue(sample.EndToEndMicros);
+                foreach (var gap in sample.GapsMicros)
+                {
+                    itl.RecordValue(gap);
+                }
+            }
+        }
+    }).ToArray();
+    await Task.WhenAll(clients);
+    var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;   // closed loop: the last requests end after the deadline
+    return new LevelResult(concurrency, requests, tokens / elapsed, ttft, itl, e2e);
+}
+
+static async Task<Sample> OneAsync(HttpClient http, string model, int[] prompt, int maxTokens, CancellationToken? cancel)
+{
+    var body = JsonSerializer.Serialize(new
+    {
+        model, prompt, max_tokens = maxTokens, temperature = 0, ignore_eos = true, stream = true,
+        stream_options = new { include_usage = true },
+    });
+    using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+    var sent = Stopwatch.GetTimestamp();
+    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    if (!response.IsSuccessStatusCode)
+    {
+        throw new HttpRequestException($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    await using var stream = await response.Content.ReadAsStreamAsync();
+    using var reader = new StreamReader(stream, Encoding.UTF8);
+    long first = 0, last = 0;
+    var gaps = new List<long>(maxTokens);
+    var completionTokens = 0;
+    while (await reader.ReadLineAsync() is { } line)
+    {
+        if (!line.StartsWith("data: ", StringComparison.Ordinal))
+        {
+            continue;
+        }
+
+        var data = line.AsSpan(6);
+        if (data.SequenceEqual("[DONE]"))
+        {
+            break;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        using var chunk = JsonDocument.Parse(data.ToString());
+        if (chunk.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            completionTokens = usage.GetProperty("completion_tokens").GetInt32();
+        }
+
+        if (chunk.RootElement.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0)
+        {
+            // One chunk per generated token.
+            if (first == 0)
+            {
+                first = now;
+            }
+            else
+            {
+                gaps.Add((long)Stopwatch.GetElapsedTime(last, now).TotalMicroseconds);
+            }
+
+            last = now;
+        }
+    }
+
+    var end = Stopwatch.GetTimestamp();
+    return new Sample((long)Stopwatch.GetElapsedTime(sent, first).TotalMicroseconds, (long)Stopwatch.GetElapsedTime(sent, end).TotalMicroseconds, gaps, completionTokens);
+}
+
+static int FreePort()
+{
+    using var listener = new TcpListener(IPAddress.Loopback, 0);
+    listener.Start();
+    return ((IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+static Process StartServer(string repository, int port, string device)
+{
+    var sluice = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
+    var info = new ProcessStartInfo("dotnet")
+    {
+        ArgumentList = { sluice, "serve", "--model-repository", repository, "--http-port", port.ToString(CultureInfo.InvariantCulture),
+            "--grpc-port", "0", "--metrics-port", "0", "--address", "127.0.0.1", "--device", device },
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    };
+    var process = Process.Start(info)!;
+    process.OutputDataReceived += (_, e) => { if (e.Data is { } line && Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1") Console.Error.WriteLine("[server] " + line); };
+    process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) Console.Error.WriteLine("[server] " + line); };
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    return process;
+}
+
+static async Task WaitReadyAsync(HttpClient http, string model)
+{
+    var started = Stopwatch.GetTimestamp();
+    while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(300))
+    {
+        try
+        {
+            using var response = await http.GetAsync($"v1/models/{model}");
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        await Task.Delay(250);
+    }
+
+    throw new TimeoutException($"model {model} not served within 300 s");
+}
+
+static string CpuName() =>
+    File.Exists("/proc/cpuinfo")
+        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+        : "unknown CPU";
+
+internal sealed record Sample(long TtftMicros, long EndToEndMicros, List<long> GapsMicros, int CompletionTokens);
+
+internal sealed record LevelResult(int Concurrency, int Requests, double TokensPerSecond, LongHistogram Ttft, LongHistogram Itl, LongHistogram EndToEnd);
