@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sluice.Core.Generation;
 using Sluice.Core.Inference;
 using Sluice.Slo.Spec;
 
@@ -64,6 +65,9 @@ public interface ISloEventSink
     /// <summary>Once per completed request (success or failure), after the response was written or the request was abandoned.</summary>
     void Record(in RequestOutcome outcome);
 
+    /// <summary>Once per ended generated sequence (finished, cancelled or failed), for ttft and itl SLIs.</summary>
+    void RecordSequence(in SequenceOutcome outcome);
+
     /// <summary>Once per executed batch (throughput and batching SLIs).</summary>
     void RecordExecution(in ExecutionOutcome execution);
 
@@ -111,6 +115,52 @@ public static class SloEventClassifier
                 }
 
                 return availability.BadReasons.Contains(outcome.Error) ? SloEventOutcome.Bad : SloEventOutcome.NotCounted;
+
+            default:
+                return SloEventOutcome.NotCounted;
+        }
+    }
+
+    /// <summary>How the generated sequence <paramref name="outcome"/> counts for <paramref name="slo"/>: a runtime failure is
+    /// bad; a client cancellation is not counted (the client left, whatever the timings were); a finished sequence is good
+    /// when its statistic is within the threshold, and not counted when it has no such statistic (no token for ttft, fewer
+    /// than two for itl).</summary>
+    public static SloEventOutcome Classify(SloSpec slo, in SequenceOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(slo);
+        if (!slo.Sli.IsSequenceBased || !string.Equals(slo.Model, outcome.ModelName, StringComparison.Ordinal))
+        {
+            return SloEventOutcome.NotCounted;
+        }
+
+        if (outcome.Finish == FinishReason.Error)
+        {
+            return SloEventOutcome.Bad;
+        }
+
+        if (!outcome.Finished)
+        {
+            return SloEventOutcome.NotCounted;
+        }
+
+        switch (slo.Sli)
+        {
+            case TtftSli ttft:
+                if (outcome.CompletionTokens < 1)
+                {
+                    return SloEventOutcome.NotCounted;
+                }
+
+                return outcome.TimeToFirstToken <= ttft.Threshold ? SloEventOutcome.Good : SloEventOutcome.Bad;
+
+            case ItlSli itl:
+                if (outcome.CompletionTokens < 2)
+                {
+                    return SloEventOutcome.NotCounted;
+                }
+
+                var latency = itl.Statistic == ItlStatistic.P95 ? outcome.P95InterTokenLatency : outcome.MeanInterTokenLatency;
+                return latency <= itl.Threshold ? SloEventOutcome.Good : SloEventOutcome.Bad;
 
             default:
                 return SloEventOutcome.NotCounted;

@@ -33,8 +33,11 @@ public sealed class SloEvaluator : ISloEventSink
     /// <summary>Every SLO's state, in spec order.</summary>
     private readonly SloState[] _states;
 
-    /// <summary>Request-based SLO states by model name.</summary>
+    /// <summary>Request-based SLO states (latency, availability) by model name.</summary>
     private readonly FrozenDictionary<string, SloState[]> _requestSlosByModel;
+
+    /// <summary>Sequence-based SLO states (ttft, itl) by model name.</summary>
+    private readonly FrozenDictionary<string, SloState[]> _sequenceSlosByModel;
 
     /// <summary>Throughput and batching SLO states by model name.</summary>
     private readonly FrozenDictionary<string, SloState[]> _executionSlosByModel;
@@ -67,7 +70,8 @@ public sealed class SloEvaluator : ISloEventSink
         var now = timeProvider.GetUtcNow();
         _states = slos.Select(s => new SloState(s, now)).ToArray();
         _byName = _states.ToFrozenDictionary(s => s.Spec.Name, StringComparer.Ordinal);
-        _requestSlosByModel = Group(_states.Where(s => s.Spec.Sli.IsRequestBased), s => s.Spec.Model);
+        _requestSlosByModel = Group(_states.Where(s => s.Spec.Sli.IsRequestBased && !s.Spec.Sli.IsSequenceBased), s => s.Spec.Model);
+        _sequenceSlosByModel = Group(_states.Where(s => s.Spec.Sli.IsSequenceBased), s => s.Spec.Model);
         _executionSlosByModel = Group(_states.Where(s => s.Spec.Sli is ThroughputSli or BatchingSli), s => s.Spec.Model);
         _resourceSlosByGauge = Group(_states.Where(s => s.Spec.Sli is ResourceSli), s => ((ResourceSli)s.Spec.Sli).Gauge);
     }
@@ -88,6 +92,28 @@ public sealed class SloEvaluator : ISloEventSink
     public void Record(in RequestOutcome outcome)
     {
         if (!_requestSlosByModel.TryGetValue(outcome.ModelName, out var states))
+        {
+            return;
+        }
+
+        foreach (var state in states)
+        {
+            switch (SloEventClassifier.Classify(state.Spec, outcome))
+            {
+                case SloEventOutcome.Good:
+                    Interlocked.Increment(ref state.Good);
+                    break;
+                case SloEventOutcome.Bad:
+                    Interlocked.Increment(ref state.Bad);
+                    break;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void RecordSequence(in SequenceOutcome outcome)
+    {
+        if (!_sequenceSlosByModel.TryGetValue(outcome.ModelName, out var states))
         {
             return;
         }
@@ -338,6 +364,7 @@ public sealed class SloEvaluator : ISloEventSink
             {
                 ResourceSli r => $"no samples of gauge '{r.Gauge}' in the window",
                 ThroughputSli or BatchingSli => "no time slice under load in the window",
+                TtftSli or ItlSli => "no generated sequences in the window",
                 _ => "no requests in the window",
             };
         }

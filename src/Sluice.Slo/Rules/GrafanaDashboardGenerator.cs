@@ -7,12 +7,27 @@ namespace Sluice.Slo.Rules;
 /// <summary>
 /// Writes a Grafana dashboard (JSON model, schemaVersion 39) over the series <see cref="PrometheusRuleGenerator"/> records:
 /// one row per SLO with its SLI, remaining error budget, and burn rates over 5m, 1h, 6h, 1d and 3d against the page and
-/// ticket thresholds. A <c>datasource</c> variable picks the Prometheus data source.
+/// ticket thresholds; ttft and itl SLOs add their token latency quantiles against the threshold. A <c>datasource</c> variable
+/// picks the Prometheus data source.
 /// </summary>
 public static class GrafanaDashboardGenerator
 {
     /// <summary>The dashboard's uid.</summary>
     public const string Uid = "sluice-slo";
+
+    /// <summary>The server's histogram of time to first token (vLLM's <c>vllm:time_to_first_token_seconds</c>).</summary>
+    public const string TimeToFirstTokenHistogram = "sluice_llm_time_to_first_token_seconds";
+
+    /// <summary>The server's histogram of the gaps between consecutive tokens, one observation per token
+    /// (vLLM's <c>vllm:inter_token_latency_seconds</c>).</summary>
+    public const string InterTokenLatencyHistogram = "sluice_llm_inter_token_latency_seconds";
+
+    /// <summary>The server's histogram of each finished sequence's mean inter-token latency
+    /// (vLLM's <c>vllm:request_time_per_output_token_seconds</c>).</summary>
+    public const string TimePerOutputTokenHistogram = "sluice_llm_request_time_per_output_token_seconds";
+
+    /// <summary>The model label of the server's <c>sluice_llm_*</c> series (vLLM's).</summary>
+    public const string ModelNameLabel = "model_name";
 
     /// <summary>Generates the dashboard JSON.</summary>
     public static string Generate(IReadOnlyList<SloSpec> slos, string title = "Sluice SLOs")
@@ -39,6 +54,11 @@ public static class GrafanaDashboardGenerator
                 Grid(6, y, 6, 8), [(null, "red"), (0.0, "orange"), (0.25, "green")]));
             panels.Add(BurnRates(id++, slo, selector, Grid(12, y, 12, 8)));
             y += 8;
+            if (slo.Sli is TtftSli or ItlSli)
+            {
+                panels.Add(TokenLatency(id++, slo, Grid(0, y, 24, 8)));
+                y += 8;
+            }
         }
 
         var dashboard = new JsonObject
@@ -113,6 +133,59 @@ public static class GrafanaDashboardGenerator
                 ["reduceOptions"] = new JsonObject { ["calcs"] = new JsonArray("lastNotNull"), ["fields"] = "", ["values"] = false },
                 ["colorMode"] = "value",
                 ["graphMode"] = "area",
+            },
+        };
+    }
+
+    /// <summary>
+    /// For ttft and itl SLOs: p50/p95/p99 over 5 minutes of the server's token latency histogram, against the threshold. A view
+    /// for diagnosis; the SLI itself comes from the SLO engine's exact per-sequence events, not from these buckets. For itl the
+    /// histogram is the per-sequence mean (statistic mean) or the per-token gaps (statistic p95: their p95 approximates a
+    /// typical sequence's).
+    /// </summary>
+    private static JsonObject TokenLatency(int id, SloSpec slo, JsonObject grid)
+    {
+        var (histogram, what, threshold) = slo.Sli switch
+        {
+            TtftSli ttft => (TimeToFirstTokenHistogram, "Time to first token", ttft.Threshold),
+            ItlSli { Statistic: ItlStatistic.Mean } itl => (TimePerOutputTokenHistogram, "Mean inter-token latency per sequence", itl.Threshold),
+            ItlSli itl => (InterTokenLatencyHistogram, "Inter-token latency per token", itl.Threshold),
+            _ => throw new ArgumentException($"{slo.Name} is not a ttft or itl SLO", nameof(slo)),
+        };
+        var targets = new JsonArray();
+        char refId = 'A';
+        foreach (var quantile in new[] { "0.5", "0.95", "0.99" })
+        {
+            targets.Add(Target(
+                $"histogram_quantile({quantile}, sum by (le) (rate({histogram}_bucket{{{ModelNameLabel}=\"{slo.Model}\"}}[5m])))",
+                $"p{quantile[2..].PadRight(2, '0')}", (refId++).ToString()));
+        }
+
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "timeseries",
+            ["title"] = $"{what} (threshold {DurationText.Format(threshold)})",
+            ["description"] = $"Quantiles over 5 minutes of {histogram} for model {slo.Model}; the dashed line is the SLO threshold.",
+            ["datasource"] = DataSource(),
+            ["gridPos"] = grid,
+            ["targets"] = targets,
+            ["fieldConfig"] = new JsonObject
+            {
+                ["defaults"] = new JsonObject
+                {
+                    ["unit"] = "s",
+                    ["min"] = 0,
+                    ["custom"] = new JsonObject { ["thresholdsStyle"] = new JsonObject { ["mode"] = "dashed" } },
+                    ["thresholds"] = new JsonObject
+                    {
+                        ["mode"] = "absolute",
+                        ["steps"] = new JsonArray(
+                            new JsonObject { ["color"] = "green", ["value"] = null },
+                            new JsonObject { ["color"] = "red", ["value"] = threshold.TotalSeconds }),
+                    },
+                },
+                ["overrides"] = new JsonArray(),
             },
         };
     }

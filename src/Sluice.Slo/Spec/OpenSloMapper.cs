@@ -245,11 +245,25 @@ internal sealed class OpenSloMapper
 
         if (good is not null)
         {
-            reader.RejectUnknownKeys(sourceMap, sourceField, "model", "latency", "outcome");
+            reader.RejectUnknownKeys(sourceMap, sourceField, "model", "latency", "ttft", "itl", "outcome");
             if (reader.Child(sourceMap, "latency") is { } latencyNode)
             {
                 return reader.AsMapping(latencyNode, $"{sourceField}.latency") is { } latency
                     ? (SloSpecLoader.ReadLatency(reader, latency, $"{sourceField}.latency"), model)
+                    : (null, model);
+            }
+
+            if (reader.Child(sourceMap, "ttft") is { } ttftNode)
+            {
+                return reader.AsMapping(ttftNode, $"{sourceField}.ttft") is { } ttft
+                    ? (SloSpecLoader.ReadTtft(reader, ttft, $"{sourceField}.ttft"), model)
+                    : (null, model);
+            }
+
+            if (reader.Child(sourceMap, "itl") is { } itlNode)
+            {
+                return reader.AsMapping(itlNode, $"{sourceField}.itl") is { } itl
+                    ? (SloSpecLoader.ReadItl(reader, itl, $"{sourceField}.itl"), model)
                     : (null, model);
             }
 
@@ -259,7 +273,8 @@ internal sealed class OpenSloMapper
                 return (new AvailabilitySli(AvailabilitySli.ServerSideFailures), model);
             }
 
-            reader.Error(sourceMap, sourceField, "a good metric must name latency: {phase, threshold} or outcome: success");
+            reader.Error(sourceMap, sourceField,
+                "a good metric must name latency: {phase, threshold}, ttft: {threshold}, itl: {threshold, statistic} or outcome: success");
             return (null, model);
         }
 

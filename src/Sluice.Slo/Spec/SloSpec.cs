@@ -25,6 +25,10 @@ public enum SliKind
     Resource,
     /// <summary>Share of loaded time slices whose average batch size or batch hit rate reached a value.</summary>
     Batching,
+    /// <summary>Share of generated sequences whose time to first token was at most a threshold.</summary>
+    Ttft,
+    /// <summary>Share of generated sequences whose mean (or p95) inter-token latency was at most a threshold.</summary>
+    Itl,
 }
 
 /// <summary>Which part of a request's time a latency SLI judges.</summary>
@@ -49,6 +53,15 @@ public enum BatchingMeasure
     BatchHitRate,
 }
 
+/// <summary>Which per-sequence statistic of the gaps between generated tokens an ITL SLI judges.</summary>
+public enum ItlStatistic
+{
+    /// <summary>The sequence's mean inter-token latency (time per output token after the first).</summary>
+    Mean,
+    /// <summary>The sequence's 95th percentile inter-token latency: catches stalls that a mean hides.</summary>
+    P95,
+}
+
 /// <summary>Where a spec element came from, for error messages.</summary>
 /// <param name="File">The file name as given to the loader.</param>
 /// <param name="Line">1-based line.</param>
@@ -60,14 +73,19 @@ public readonly record struct SpecLocation(string File, int Line, int Column)
 }
 
 /// <summary>The indicator of an SLO: one of <see cref="LatencySli"/>, <see cref="AvailabilitySli"/>,
-/// <see cref="ThroughputSli"/>, <see cref="ResourceSli"/>, <see cref="BatchingSli"/>.</summary>
+/// <see cref="ThroughputSli"/>, <see cref="ResourceSli"/>, <see cref="BatchingSli"/>, <see cref="TtftSli"/>,
+/// <see cref="ItlSli"/>.</summary>
 public abstract record SliSpec
 {
     /// <summary>The kind, for switches and output.</summary>
     public abstract SliKind Kind { get; }
 
-    /// <summary>True when the SLI counts requests (occurrences); false when it judges time slices.</summary>
-    public bool IsRequestBased => Kind is SliKind.Latency or SliKind.Availability;
+    /// <summary>True when the SLI counts events (occurrences): requests, or generated sequences for ttft and itl; false when
+    /// it judges time slices.</summary>
+    public bool IsRequestBased => Kind is SliKind.Latency or SliKind.Availability or SliKind.Ttft or SliKind.Itl;
+
+    /// <summary>True when the SLI's events are generated sequences (ttft, itl) rather than inference requests.</summary>
+    public bool IsSequenceBased => Kind is SliKind.Ttft or SliKind.Itl;
 }
 
 /// <summary>Good = a successful request whose <paramref name="Phase"/> took at most <paramref name="Threshold"/>.
@@ -136,6 +154,24 @@ public sealed record BatchingSli(BatchingMeasure Measure, double Min, LoadCondit
 {
     /// <inheritdoc />
     public override SliKind Kind => SliKind.Batching;
+}
+
+/// <summary>Good = a sequence that finished (stop or length) whose time to first token, admission to first token, was at
+/// most <paramref name="Threshold"/>; bad = such a sequence over it, or a sequence that failed in the runtime. Sequences
+/// cancelled by their client, and finished ones that produced no token, are not counted.</summary>
+public sealed record TtftSli(TimeSpan Threshold) : SliSpec
+{
+    /// <inheritdoc />
+    public override SliKind Kind => SliKind.Ttft;
+}
+
+/// <summary>Good = a sequence that finished (stop or length) with at least two tokens whose <paramref name="Statistic"/> of
+/// inter-token latency was at most <paramref name="Threshold"/>; bad = such a sequence over it, or a sequence that failed in
+/// the runtime. Cancelled sequences and sequences of fewer than two tokens (no gap to judge) are not counted.</summary>
+public sealed record ItlSli(TimeSpan Threshold, ItlStatistic Statistic = ItlStatistic.Mean) : SliSpec
+{
+    /// <inheritdoc />
+    public override SliKind Kind => SliKind.Itl;
 }
 
 /// <summary>One alert severity's settings.</summary>

@@ -252,12 +252,18 @@ public static partial class SloSpecLoader
                 $"must be between 1m and 1h, got {DurationText.Format(timeslice)}");
         }
 
+        if (sli is { IsSequenceBased: true } && reader.Child(map, "version") is { } versionNode)
+        {
+            reader.Error(versionNode, $"{field}.version",
+                $"a {sli.Kind.ToString().ToLowerInvariant()} SLI judges a decoder model's generated sequences, which carry no version; remove it");
+        }
+
         if (sli is not null && budgeting is { } method)
         {
             if (sli.IsRequestBased && method != BudgetingMethod.Occurrences)
             {
                 reader.Error(reader.Child(map, "budgeting") ?? map, $"{field}.budgeting",
-                    $"a {sli.Kind.ToString().ToLowerInvariant()} SLI counts requests and needs occurrences budgeting");
+                    $"a {sli.Kind.ToString().ToLowerInvariant()} SLI counts {(sli.IsSequenceBased ? "generated sequences" : "requests")} and needs occurrences budgeting");
             }
             else if (!sli.IsRequestBased && method != BudgetingMethod.Timeslices)
             {
@@ -269,18 +275,29 @@ public static partial class SloSpecLoader
 
     private static SliSpec? ReadSli(SpecReader reader, YamlMappingNode map, string field)
     {
+        if (map.Children.ContainsKey(new YamlScalarNode("kind")))
+        {
+            // `sli: {kind: ttft, threshold: 500ms}` reads naturally but is not the format: the kind is the key.
+            var kindNode = map.Children[new YamlScalarNode("kind")];
+            var named = (kindNode as YamlScalarNode)?.Value ?? "latency";
+            reader.Error(kindNode, $"{field}.kind",
+                $"the SLI kind is the key of its settings, not a field: write sli: {{{named}: {{threshold: ...}}}}");
+            return null;
+        }
+
         if (map.Children.Count != 1)
         {
-            reader.Error(map, field, "must hold exactly one of: latency, availability, throughput, resource, batching");
+            reader.Error(map, field, "must hold exactly one of: latency, availability, throughput, resource, batching, ttft, itl");
             return null;
         }
 
         var (keyNode, valueNode) = map.Children.First();
         var kind = (keyNode as YamlScalarNode)?.Value ?? "";
         var kindField = $"{field}.{kind}";
-        if (kind is not ("latency" or "availability" or "throughput" or "resource" or "batching"))
+        if (kind is not ("latency" or "availability" or "throughput" or "resource" or "batching" or "ttft" or "itl"))
         {
-            reader.Error(keyNode, kindField, $"unknown SLI kind '{kind}'; expected latency, availability, throughput, resource or batching");
+            reader.Error(keyNode, kindField,
+                $"unknown SLI kind '{kind}'; expected latency, availability, throughput, resource, batching, ttft or itl");
             return null;
         }
 
@@ -296,8 +313,48 @@ public static partial class SloSpecLoader
             "availability" => ReadAvailability(reader, body, kindField),
             "throughput" => ReadThroughput(reader, body, kindField),
             "resource" => ReadResource(reader, body, kindField),
+            "ttft" => ReadTtft(reader, body, kindField),
+            "itl" => ReadItl(reader, body, kindField),
             _ => ReadBatching(reader, body, kindField),
         };
+    }
+
+    internal static TtftSli? ReadTtft(SpecReader reader, YamlMappingNode map, string field)
+    {
+        reader.RejectUnknownKeys(map, field, "threshold");
+        return ReadPositiveThreshold(reader, map, field) is { } threshold ? new TtftSli(threshold) : null;
+    }
+
+    internal static ItlSli? ReadItl(SpecReader reader, YamlMappingNode map, string field)
+    {
+        reader.RejectUnknownKeys(map, field, "threshold", "statistic");
+        var threshold = ReadPositiveThreshold(reader, map, field);
+        var statisticText = reader.String(map, "statistic", field);
+        ItlStatistic? statistic = statisticText switch
+        {
+            null or "mean" => ItlStatistic.Mean,
+            "p95" => ItlStatistic.P95,
+            _ => null,
+        };
+        if (statistic is null)
+        {
+            reader.Error(reader.Child(map, "statistic")!, $"{field}.statistic", $"must be mean or p95, got '{statisticText}'");
+        }
+
+        return threshold is null || statistic is null ? null : new ItlSli(threshold.Value, statistic.Value);
+    }
+
+    /// <summary>A required <c>threshold</c> duration greater than zero.</summary>
+    private static TimeSpan? ReadPositiveThreshold(SpecReader reader, YamlMappingNode map, string field)
+    {
+        var threshold = reader.Duration(map, "threshold", field, required: true);
+        if (threshold is { } t && t <= TimeSpan.Zero)
+        {
+            reader.Error(reader.Child(map, "threshold")!, $"{field}.threshold", "must be greater than zero");
+            return null;
+        }
+
+        return threshold;
     }
 
     internal static LatencySli? ReadLatency(SpecReader reader, YamlMappingNode map, string field)

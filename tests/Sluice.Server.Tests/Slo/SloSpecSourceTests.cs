@@ -14,7 +14,8 @@ public sealed class SloSpecSourceTests
         var source = SloSpecSource.Load(null, new ModelRepositoryOptions { RepositoryPath = workspace.Repository });
 
         Assert.Equal(DefaultSloSpec.FileName, source.Source);
-        Assert.Equal(["minilm-latency", "minilm-throughput", "minilm-process-memory", "minilm-gpu-memory"], source.Slos.Select(s => s.Name));
+        Assert.Equal(["minilm-latency", "minilm-throughput", "minilm-process-memory", "minilm-gpu-memory", "tiny-llama-ttft", "tiny-llama-itl"],
+            source.Slos.Select(s => s.Name));
     }
 
     [Fact]

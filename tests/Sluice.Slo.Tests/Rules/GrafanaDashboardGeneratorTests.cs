@@ -18,7 +18,7 @@ public sealed class GrafanaDashboardGeneratorTests
         Assert.Equal(39, root.GetProperty("schemaVersion").GetInt32());
         Assert.Equal("sluice-slo", root.GetProperty("uid").GetString());
         var panels = root.GetProperty("panels").EnumerateArray().ToList();
-        Assert.Equal(slos.Count * 4, panels.Count);
+        Assert.Equal((slos.Count * 4) + slos.Count(s => s.Sli.IsSequenceBased), panels.Count);   // ttft and itl add a latency panel
         Assert.Equal(slos.Count, panels.Count(p => p.GetProperty("type").GetString() == "row"));
         Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
         var exprs = panels.Where(p => p.TryGetProperty("targets", out _))

@@ -19,5 +19,7 @@ public sealed class DefaultSloSpecTests
         Assert.Contains(set.Slos, s => s.Sli is LatencySli);
         Assert.Contains(set.Slos, s => s.Sli is ThroughputSli);
         Assert.Contains(set.Slos, s => s.Sli is ResourceSli);
+        Assert.Contains(set.Slos, s => s.Sli is TtftSli);
+        Assert.Contains(set.Slos, s => s.Sli is ItlSli);
     }
 }

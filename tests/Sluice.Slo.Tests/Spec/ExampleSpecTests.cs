@@ -23,7 +23,7 @@ public sealed class ExampleSpecTests
     [Fact]
     public void LoadFiles_DefaultSpec_IsValidWithTheIssuesThreeObjectives()
     {
-        var set = SloSpecLoader.LoadFiles([ExamplePath], knownModels: ["minilm"]);
+        var set = SloSpecLoader.LoadFiles([ExamplePath], knownModels: ["minilm", "tiny-llama"]);
 
         Assert.True(set.IsValid, string.Join("\n", set.Errors));
         var latency = Assert.Single(set.Slos, s => s.Sli is LatencySli);
@@ -42,6 +42,20 @@ public sealed class ExampleSpecTests
             Assert.Equal(TimeSpan.FromMinutes(5), ((ResourceSli)m.Sli).MaxDurationAbove);
             Assert.Equal(1 - (5.0 / 1440), m.Objective, 12);   // 5 bad minutes a day allowed
         });
+    }
+
+    [Fact]
+    public void LoadFiles_DefaultSpec_HasTheDecoderModelsTtftAndItlObjectives()
+    {
+        var set = SloSpecLoader.LoadFiles([ExamplePath], knownModels: ["minilm", "tiny-llama"]);
+
+        var ttft = Assert.Single(set.Slos, s => s.Sli is TtftSli);
+        Assert.Equal(("tiny-llama-ttft", "tiny-llama", 0.99), (ttft.Name, ttft.Model, ttft.Objective));
+        Assert.Equal(new TtftSli(TimeSpan.FromMilliseconds(500)), ttft.Sli);
+        var itl = Assert.Single(set.Slos, s => s.Sli is ItlSli);
+        Assert.Equal(("tiny-llama-itl", "tiny-llama", 0.99), (itl.Name, itl.Model, itl.Objective));
+        Assert.Equal(new ItlSli(TimeSpan.FromMilliseconds(50), ItlStatistic.P95), itl.Sli);
+        Assert.All([ttft, itl], s => Assert.Equal(BudgetingMethod.Occurrences, s.BudgetingMethod));
     }
 
     private static string FindFromSource([System.Runtime.CompilerServices.CallerFilePath] string path = "") =>
