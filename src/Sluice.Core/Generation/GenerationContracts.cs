@@ -198,3 +198,62 @@ public interface IEmbeddingService
 
 /// <summary>Embeddings, one per input, and the tokens they took.</summary>
 public sealed record EmbeddingResult(IReadOnlyList<float[]> Embeddings, int PromptTokens);
+
+/// <summary>
+/// A decoder whose KV cache lives inside the runner, in fixed per-sequence slots (rows of a preallocated buffer the model
+/// updates in place, e.g. on the GPU): the engine never copies keys and values, it only says which slot runs which tokens.
+/// Calls are not concurrent.
+/// </summary>
+public interface ISlotDecoderRunner : IDisposable
+{
+    /// <summary>Slots (sequences that can hold a cache at once).</summary>
+    int Slots { get; }
+
+    /// <summary>Tokens one slot holds (the model's context length).</summary>
+    int SlotLength { get; }
+
+    /// <summary>Bytes of cache preallocated for all slots.</summary>
+    long CacheBytes { get; }
+
+    /// <summary>Where it runs, for logs (e.g. <c>cuda:0, CUDA graphs</c>).</summary>
+    string Description { get; }
+
+    /// <summary>
+    /// Computes <paramref name="tokens"/> at positions <paramref name="start"/>.. of the sequence in <paramref name="slot"/>
+    /// (its cache holds positions before <paramref name="start"/>) and writes the last token's logits.
+    /// </summary>
+    void Prefill(int slot, ReadOnlySpan<int> tokens, int start, Span<float> logits);
+
+    /// <summary>
+    /// One decode step for slots 0..n-1 (n = <paramref name="tokens"/>.Length): slot i adds <paramref name="tokens"/>[i] at
+    /// position <paramref name="positions"/>[i]; writes n rows of logits. A slot not in use is given position 0 (it is
+    /// overwritten when a sequence's prefill starts there).
+    /// </summary>
+    void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, Span<float> logits);
+
+    /// <summary>Moves the cache of slot <paramref name="from"/> to slot <paramref name="to"/> (keeps used slots contiguous).</summary>
+    void MoveSlot(int from, int to);
+}
+
+/// <summary>Creates <see cref="ISlotDecoderRunner"/>s for models in the shared-KV-buffer layout.</summary>
+public interface ISlotDecoderRunnerFactory
+{
+    /// <summary>Loads the model. Throws <see cref="InferenceException"/> (LoadFailed) naming what is wrong.</summary>
+    /// <param name="modelPath">The ONNX file.</param>
+    /// <param name="spec">Its decoder shape.</param>
+    /// <param name="executionProvider"><c>cpu</c> or <c>cuda</c>.</param>
+    /// <param name="deviceId">GPU ordinal.</param>
+    /// <param name="providerOptions">Execution options (e.g. <c>enable_cuda_graph</c>).</param>
+    ISlotDecoderRunner Create(string modelPath, SlotDecoderSpec spec, string executionProvider, int deviceId, IReadOnlyDictionary<string, string> providerOptions);
+}
+
+/// <summary>The shape of a shared-KV-buffer decoder.</summary>
+/// <param name="Name">Model name, for messages.</param>
+/// <param name="Layers">Transformer layers.</param>
+/// <param name="KvHeads">Key/value heads.</param>
+/// <param name="HeadDim">Elements per head.</param>
+/// <param name="VocabSize">Logits per position.</param>
+/// <param name="MaxLength">Tokens per slot (the model's cache length).</param>
+/// <param name="Slots">Slots to preallocate.</param>
+/// <param name="Half">True when the cache and logits are float16.</param>
+public sealed record SlotDecoderSpec(string Name, int Layers, int KvHeads, int HeadDim, int VocabSize, int MaxLength, int Slots, bool Half);

@@ -42,6 +42,19 @@ public sealed record DecoderModelSettings
     /// <summary>KV cache element type as the model declares it: <c>float32</c> or <c>float16</c>.</summary>
     public string KvDataType { get; init; } = "float32";
 
+    /// <summary>
+    /// How the model takes its KV cache: <c>explicit</c> (past in, present out, the common Optimum/GenAI convention; the engine
+    /// keeps the cache in blocks) or <c>shared_buffer</c> (GroupQueryAttention over a preallocated buffer the model updates in
+    /// place; the runner keeps it, on the GPU with CUDA, one slot per running sequence).
+    /// </summary>
+    public string KvLayout { get; init; } = "explicit";
+
+    /// <summary>The model's longest sequence (<c>max_position</c>); a shared-buffer model's slot length.</summary>
+    public int MaxPosition { get; init; } = 2048;
+
+    /// <summary>Capture CUDA graphs for decode steps (shared-buffer models on CUDA).</summary>
+    public bool CudaGraph { get; init; } = true;
+
     /// <summary>Max prompt + generated tokens per sequence.</summary>
     public int ContextLength { get; init; } = 2048;
 
@@ -137,6 +150,11 @@ public sealed record DecoderModelSettings
         }
 
         var context = root.TryGetProperty("max_position", out var m) && m.TryGetInt32(out var maxPosition) ? maxPosition : 2048;
+        var layout = root.TryGetProperty("kv_layout", out var l) && l.ValueKind == JsonValueKind.String ? l.GetString()! : "explicit";
+        if (layout is not ("explicit" or "shared_buffer"))
+        {
+            throw LoadFailed(name, $"{ArchitectureFile}: 'kv_layout' must be explicit or shared_buffer, not '{layout}'");
+        }
         return new DecoderModelSettings
         {
             Name = name, Directory = "", ModelPath = "", Version = "",
@@ -146,6 +164,8 @@ public sealed record DecoderModelSettings
             VocabSize = Required("vocab"),
             KvDataType = dtype,
             ContextLength = context,
+            MaxPosition = context,
+            KvLayout = layout,
         };
     }
 
@@ -206,6 +226,7 @@ public sealed record DecoderModelSettings
                 "kv_cache_tokens" => settings with { KvCacheTokens = Positive(valueNode, field, name) },
                 "kv_block_size" => settings with { KvBlockSize = Positive(valueNode, field, name) },
                 "execution_provider" => settings with { ExecutionProvider = Scalar(valueNode, field, name) },
+                "cuda_graph" => settings with { CudaGraph = Boolean(valueNode, field, name) },
                 _ => throw LoadFailed(name, $"config.yaml: unknown field '{field}'"),
             };
         }
@@ -225,6 +246,11 @@ public sealed record DecoderModelSettings
             throw LoadFailed(s.Name, $"config.yaml: 'generation.step_token_budget' ({s.StepTokenBudget}) must be at least 'generation.max_running' ({s.MaxRunning}) so every running sequence decodes each step");
         }
 
+        if (s.ContextLength > s.MaxPosition)
+        {
+            throw LoadFailed(s.Name, $"config.yaml: 'generation.context_length' ({s.ContextLength}) exceeds the model's max_position ({s.MaxPosition})");
+        }
+
         if (s.KvCacheTokens < s.KvBlockSize)
         {
             throw LoadFailed(s.Name, "config.yaml: 'generation.kv_cache_tokens' must hold at least one block");
@@ -232,6 +258,11 @@ public sealed record DecoderModelSettings
 
         return s;
     }
+
+    private static bool Boolean(YamlNode node, string field, string name) =>
+        node is YamlScalarNode scalar && bool.TryParse(scalar.Value, out var value)
+            ? value
+            : throw LoadFailed(name, $"config.yaml: '{field}' must be true or false");
 
     private static string Scalar(YamlNode node, string field, string name) =>
         node is YamlScalarNode { Value: { Length: > 0 } value } ? value : throw LoadFailed(name, $"config.yaml: '{field}' must be a non-empty string");

@@ -21,13 +21,15 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
     private readonly ModelRepositoryOptions _options;
     private readonly IModelBackend _backend;
     private readonly IEnumerable<IGenerationObserver> _observers;
+    private readonly ISlotDecoderRunnerFactory? _slotRunners;
     private readonly ILogger<GenerationManager> _logger;
     private readonly ConcurrentDictionary<string, LoadedDecoder> _models = new(StringComparer.Ordinal);
 
     /// <summary>Creates the manager; models load in <see cref="StartAsync"/>.</summary>
     public GenerationManager(IOptions<ModelRepositoryOptions> options, IEnumerable<IModelBackend> backends,
-        IEnumerable<IGenerationObserver> observers, ILogger<GenerationManager> logger)
+        IEnumerable<IGenerationObserver> observers, ILogger<GenerationManager> logger, ISlotDecoderRunnerFactory? slotRunners = null)
     {
+        _slotRunners = slotRunners;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(backends);
         _options = options.Value;
@@ -114,18 +116,14 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
             Name = settings.Name,
             Execution = new ExecutionConfig { ExecutionProvider = provider },
         };
-        var signature = _backend.ReadSignature(settings.ModelPath, config.Execution);
-        var runner = _backend.CreateRunner(config, settings.ModelPath, new RunnerPlacement(provider, 0, 0));
-        KvCachePool? cache = null;
+        IKvBackend? cache = null;
         try
         {
-            cache = new KvCachePool((settings.KvCacheTokens + settings.KvBlockSize - 1) / settings.KvBlockSize, settings.KvBlockSize,
-                settings.Layers, settings.KvHeads, settings.HeadDim, settings.KvElementSize);
-            var executor = new DecoderExecutor(runner, signature, cache, settings);
-            var scheduler = new SequenceScheduler(settings, tokenizer, executor, cache, _observers, _logger);
+            cache = settings.KvLayout == "shared_buffer" ? CreateSlotBackend(settings, provider) : CreateBlockBackend(settings, config, provider);
+            var scheduler = new SequenceScheduler(settings, tokenizer, cache, _observers, _logger);
             var info = new GenerationModelInfo(settings.Name, settings.ContextLength, settings.VocabSize, settings.EosTokenIds,
                 DateTimeOffset.UtcNow.ToUnixTimeSeconds(), settings.ChatTemplate);
-            var loaded = new LoadedDecoder(settings, tokenizer, runner, cache, scheduler, info);
+            var loaded = new LoadedDecoder(settings, tokenizer, cache, scheduler, info);
             if (_models.TryGetValue(settings.Name, out var previous))
             {
                 _models[settings.Name] = loaded;
@@ -136,14 +134,52 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
                 _models[settings.Name] = loaded;
             }
 
-            LogLoaded(_logger, settings.Name, settings.Version, provider, cache.TotalBytes / (1024.0 * 1024.0), settings.KvCacheTokens, settings.MaxRunning);
+            LogLoaded(_logger, settings.Name, settings.Version, cache.Description, cache.TotalBytes / (1024.0 * 1024.0), settings.MaxRunning);
         }
         catch
         {
             cache?.Dispose();
+            throw;
+        }
+    }
+
+    private BlockKvBackend CreateBlockBackend(DecoderModelSettings settings, ModelConfig config, string provider)
+    {
+        var signature = _backend.ReadSignature(settings.ModelPath, config.Execution);
+        var runner = _backend.CreateRunner(config, settings.ModelPath, new RunnerPlacement(provider, 0, 0));
+        KvCachePool? pool = null;
+        try
+        {
+            pool = new KvCachePool((settings.KvCacheTokens + settings.KvBlockSize - 1) / settings.KvBlockSize, settings.KvBlockSize,
+                settings.Layers, settings.KvHeads, settings.HeadDim, settings.KvElementSize);
+            var executor = new DecoderExecutor(runner, signature, pool, settings);
+            return new BlockKvBackend(pool, executor, settings.ContextLength, runner);
+        }
+        catch
+        {
+            pool?.Dispose();
             runner.Dispose();
             throw;
         }
+    }
+
+    private SlotKvBackend CreateSlotBackend(DecoderModelSettings settings, string provider)
+    {
+        if (_slotRunners is null)
+        {
+            throw new InferenceException(InferenceError.LoadFailed, $"Decoder model '{settings.Name}' uses kv_layout shared_buffer, which this host cannot run.");
+        }
+
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (settings.CudaGraph && provider == "cuda")
+        {
+            options["enable_cuda_graph"] = "1";
+        }
+
+        var spec = new SlotDecoderSpec(settings.Name, settings.Layers, settings.KvHeads, settings.HeadDim, settings.VocabSize,
+            settings.MaxPosition, settings.MaxRunning, settings.KvElementSize == 2);
+        var runner = _slotRunners.Create(settings.ModelPath, spec, provider, 0, options);
+        return new SlotKvBackend(runner, settings.VocabSize);
     }
 
     /// <summary>Drains every model: admitted sequences finish (up to the unload drain timeout), then runners are released.</summary>
@@ -163,20 +199,19 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
             : throw new InferenceException(InferenceError.ModelNotFound, $"Model '{name}' is not a loaded decoder model.");
 
     [LoggerMessage(EventId = 4100, Level = LogLevel.Information,
-        Message = "Decoder model '{Model}' version {Version} loaded on {Provider}: KV cache {CacheMiB:F0} MiB ({Tokens} tokens), up to {MaxRunning} running sequences")]
-    private static partial void LogLoaded(ILogger logger, string model, string version, string provider, double cacheMiB, int tokens, int maxRunning);
+        Message = "Decoder model '{Model}' version {Version} loaded; KV cache: {Cache}, {CacheMiB:F0} MiB preallocated; up to {MaxRunning} running sequences")]
+    private static partial void LogLoaded(ILogger logger, string model, string version, string cache, double cacheMiB, int maxRunning);
 
     [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Decoder model '{Model}' failed to load: {Reason}")]
     private static partial void LogLoadFailed(ILogger logger, string model, string reason);
 
     private sealed record LoadedDecoder(
-        DecoderModelSettings Settings, Tokenizer Tokenizer, IModelRunner Runner, KvCachePool Cache, SequenceScheduler Scheduler, GenerationModelInfo Info)
+        DecoderModelSettings Settings, Tokenizer Tokenizer, IKvBackend Cache, SequenceScheduler Scheduler, GenerationModelInfo Info)
     {
         public async Task DisposeAsync(TimeSpan drainTimeout)
         {
             await Scheduler.DrainAsync(drainTimeout).ConfigureAwait(false);
             await Scheduler.DisposeAsync().ConfigureAwait(false);
-            Runner.Dispose();
             Cache.Dispose();
         }
     }

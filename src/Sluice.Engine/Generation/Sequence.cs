@@ -35,6 +35,9 @@ internal sealed class Sequence
     /// <summary>Blocks holding this sequence's cache, in token order.</summary>
     public List<int> Blocks { get; } = [];
 
+    /// <summary>Its slot in a slot cache (-1 when none).</summary>
+    public int Slot { get; set; } = -1;
+
     /// <summary>Blocks reserved for it (0 while waiting).</summary>
     public int Reservation { get; set; }
 

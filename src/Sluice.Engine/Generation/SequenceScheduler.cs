@@ -22,8 +22,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
 {
     private readonly DecoderModelSettings _settings;
     private readonly Tokenizer _tokenizer;
-    private readonly DecoderExecutor _executor;
-    private readonly KvCachePool _cache;
+    private readonly IKvBackend _cache;
     private readonly IGenerationObserver[] _observers;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Sequence> _arrivals = new();
@@ -42,12 +41,11 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     private long _sequenceNumber;
     private volatile bool _draining;
 
-    public SequenceScheduler(DecoderModelSettings settings, Tokenizer tokenizer, DecoderExecutor executor, KvCachePool cache,
+    public SequenceScheduler(DecoderModelSettings settings, Tokenizer tokenizer, IKvBackend cache,
         IEnumerable<IGenerationObserver> observers, ILogger logger)
     {
         _settings = settings;
         _tokenizer = tokenizer;
-        _executor = executor;
         _cache = cache;
         _observers = observers.ToArray();
         _logger = logger;
@@ -56,7 +54,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
 
     public GenerationModelStats Stats => new(
         _settings.Name, Volatile.Read(ref _runningCount), Volatile.Read(ref _queued),
-        _cache.TotalBlocks == 0 ? 0 : (double)_cache.ReservedBlocks / _cache.TotalBlocks, _cache.ReservedBlocks, _cache.TotalBlocks,
+        _cache.TotalUnits == 0 ? 0 : (double)_cache.UsedUnits / _cache.TotalUnits, _cache.UsedUnits, _cache.TotalUnits,
         Interlocked.Read(ref _admitted), Interlocked.Read(ref _finished), Interlocked.Read(ref _cancelled), Interlocked.Read(ref _failed));
 
     /// <summary>Validates and queues a sequence (see <see cref="IGenerationService.Start"/>).</summary>
@@ -124,9 +122,9 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
             throw Invalid($"'max_tokens' ({sampling.MaxTokens}) plus the prompt's {prompt.Length} tokens exceed the context length of model '{_settings.Name}' ({_settings.ContextLength}).");
         }
 
-        if (_cache.BlocksFor(prompt.Length + sampling.MaxTokens) > _cache.TotalBlocks)
+        if (prompt.Length + (long)sampling.MaxTokens > _cache.MaxSequenceTokens)
         {
-            throw Invalid($"'max_tokens' ({sampling.MaxTokens}) plus the prompt's {prompt.Length} tokens exceed the KV cache budget of model '{_settings.Name}' ({_cache.TotalBlocks * _cache.BlockSize} tokens).");
+            throw Invalid($"'max_tokens' ({sampling.MaxTokens}) plus the prompt's {prompt.Length} tokens exceed the KV cache budget of model '{_settings.Name}' ({_cache.MaxSequenceTokens} tokens per sequence).");
         }
 
         if (!(sampling.Temperature >= 0f) || float.IsInfinity(sampling.Temperature))
@@ -230,15 +228,13 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         while (_waiting.Count > 0 && _running.Count < _settings.MaxRunning)
         {
             var sequence = _waiting[0];
-            var blocks = _cache.BlocksFor(sequence.PromptLength + sequence.Request.Sampling.MaxTokens);
-            if (!_cache.TryReserve(blocks))
+            if (!_cache.TryReserve(sequence))
             {
                 return;   // first come, first served: later sequences do not overtake one waiting for cache
             }
 
             _waiting.RemoveAt(0);
             Interlocked.Decrement(ref _queued);
-            sequence.Reservation = blocks;
             sequence.ScheduledTicks = Stopwatch.GetTimestamp();
             _running.Add(sequence);
             Interlocked.Increment(ref _runningCount);
@@ -248,7 +244,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     private async Task StepAsync()
     {
         var waiting = _waiting.Count;
-        var blocksUsed = _cache.ReservedBlocks;
+        var blocksUsed = _cache.UsedUnits;
         // Decode: every running sequence whose prompt is in the cache feeds its last token.
         var decode = new List<StepItem>(_running.Count);
         foreach (var sequence in _running)
@@ -277,8 +273,8 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
             }
         }
 
-        var decodeTime = decode.Count > 0 ? await RunAsync(decode).ConfigureAwait(false) : TimeSpan.Zero;
-        var prefillTime = prefill.Count > 0 ? await RunAsync(prefill).ConfigureAwait(false) : TimeSpan.Zero;
+        var decodeTime = decode.Count > 0 ? await RunAsync(decode, decode: true).ConfigureAwait(false) : TimeSpan.Zero;
+        var prefillTime = prefill.Count > 0 ? await RunAsync(prefill, decode: false).ConfigureAwait(false) : TimeSpan.Zero;
         var step = new GenerationStep(_settings.Name, prefill.Count, prefill.Sum(p => p.Count), prefillTime, decode.Count, decodeTime, waiting, blocksUsed);
         foreach (var observer in _observers)
         {
@@ -287,13 +283,8 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     }
 
     /// <summary>Runs one batch, samples, streams; returns the run's duration. On a runtime failure the batch's sequences fail.</summary>
-    private async Task<TimeSpan> RunAsync(List<StepItem> items)
+    private async Task<TimeSpan> RunAsync(List<StepItem> items, bool decode)
     {
-        foreach (var item in items)
-        {
-            _executor.EnsureBlocks(item.Sequence, item.Start + item.Count);
-        }
-
         var vocab = _settings.VocabSize;
         if (_logits.Length < items.Count * vocab)
         {
@@ -303,7 +294,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await _executor.RunAsync(items, _logits, CancellationToken.None).ConfigureAwait(false);
+            await _cache.RunAsync(items, decode, _logits, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InferenceException or InvalidOperationException or OutOfMemoryException)
         {
@@ -414,8 +405,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         var sequence = _running[index];
         _running.RemoveAt(index);
         Interlocked.Decrement(ref _runningCount);
-        _cache.Release(sequence.Blocks, sequence.Reservation);
-        sequence.Reservation = 0;
+        _cache.Release(sequence);
     }
 
     /// <summary>Ends a sequence exactly once: the final update (with usage), the counters, the observers.</summary>

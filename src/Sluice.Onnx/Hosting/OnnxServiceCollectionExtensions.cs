@@ -13,6 +13,7 @@ public static class OnnxServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IModelBackend, OnnxModelBackend>());
+        services.TryAddSingleton<Sluice.Core.Generation.ISlotDecoderRunnerFactory, OnnxSlotDecoderRunnerFactory>();
         return services;
     }
 }

@@ -35,6 +35,9 @@ internal abstract class DeviceMemory
     /// <summary>Starts copying device to host staging; complete once <see cref="WaitForCopies"/> returns.</summary>
     public abstract void CopyToHost(IntPtr staging, IntPtr device, long bytes);
 
+    /// <summary>Starts copying between two device buffers; complete once <see cref="WaitForCopies"/> returns.</summary>
+    public abstract void CopyWithinDevice(IntPtr destination, IntPtr source, long bytes);
+
     /// <summary>Returns once every copy started so far is complete.</summary>
     public abstract void WaitForCopies();
 }
@@ -67,6 +70,9 @@ internal sealed class HostDeviceMemory : DeviceMemory
 
     public override unsafe void CopyToHost(IntPtr staging, IntPtr device, long bytes) =>
         Buffer.MemoryCopy((void*)device, (void*)staging, bytes, bytes);
+
+    public override unsafe void CopyWithinDevice(IntPtr destination, IntPtr source, long bytes) =>
+        Buffer.MemoryCopy((void*)source, (void*)destination, bytes, bytes);
 
     public override void WaitForCopies()
     {
@@ -131,6 +137,14 @@ internal sealed class CudaDeviceMemory : DeviceMemory, IDisposable
         }
     }
 
+    public override void CopyWithinDevice(IntPtr destination, IntPtr source, long bytes)
+    {
+        if (bytes > 0)
+        {
+            CudaRuntimeApi.Check(CudaRuntimeApi.cudaMemcpyAsync(destination, source, (nuint)bytes, CudaRuntimeApi.DeviceToDevice, _copyStream), "cudaMemcpyAsync device to device");
+        }
+    }
+
     public override void WaitForCopies() => CudaRuntimeApi.Check(CudaRuntimeApi.cudaStreamSynchronize(_copyStream), "cudaStreamSynchronize");
 
     public void Dispose()
@@ -146,6 +160,7 @@ internal static partial class CudaRuntimeApi
     private const string Library = "libcudart.so.13";
     public const int HostToDevice = 1;
     public const int DeviceToHost = 2;
+    public const int DeviceToDevice = 3;
     public const uint StreamNonBlocking = 1;
 
     [LibraryImport(Library)]

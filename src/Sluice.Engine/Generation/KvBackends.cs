@@ -1,0 +1,199 @@
+using Sluice.Core.Generation;
+
+namespace Sluice.Engine.Generation;
+
+/// <summary>
+/// Where a decoder model's KV cache lives and how a step runs over it: the scheduler reserves cache for a sequence when it
+/// joins the running batch, releases it when the sequence ends, and hands each step's items here.
+/// </summary>
+internal interface IKvBackend : IDisposable
+{
+    /// <summary>Cache units in the budget (blocks or slots).</summary>
+    int TotalUnits { get; }
+
+    /// <summary>Units reserved by running sequences.</summary>
+    int UsedUnits { get; }
+
+    /// <summary>Bytes preallocated.</summary>
+    long TotalBytes { get; }
+
+    /// <summary>Tokens one sequence can ever hold in this cache.</summary>
+    int MaxSequenceTokens { get; }
+
+    /// <summary>What the cache is and where, for logs.</summary>
+    string Description { get; }
+
+    /// <summary>Reserves what a sequence of prompt + max_tokens needs; false when the budget lacks it now.</summary>
+    bool TryReserve(Sequence sequence);
+
+    /// <summary>Returns a sequence's reservation.</summary>
+    void Release(Sequence sequence);
+
+    /// <summary>Runs one batch (all decodes, or prefill chunks) and writes each item's last-token logits (row per item).</summary>
+    ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[] logits, CancellationToken cancellationToken);
+}
+
+/// <summary>Explicit-KV decoders: a block pool in host memory, gathered into the model's past inputs each step.</summary>
+internal sealed class BlockKvBackend(KvCachePool cache, DecoderExecutor executor, int contextLength, IDisposable runner) : IKvBackend
+{
+    public int TotalUnits => cache.TotalBlocks;
+
+    public int UsedUnits => cache.ReservedBlocks;
+
+    public long TotalBytes => cache.TotalBytes;
+
+    public int MaxSequenceTokens => Math.Min(contextLength, cache.TotalBlocks * cache.BlockSize);
+
+    public string Description => $"{cache.TotalBlocks} blocks of {cache.BlockSize} tokens in host memory";
+
+    public bool TryReserve(Sequence sequence)
+    {
+        var blocks = cache.BlocksFor(sequence.PromptLength + sequence.Request.Sampling.MaxTokens);
+        if (!cache.TryReserve(blocks))
+        {
+            return false;
+        }
+
+        sequence.Reservation = blocks;
+        return true;
+    }
+
+    public void Release(Sequence sequence)
+    {
+        cache.Release(sequence.Blocks, sequence.Reservation);
+        sequence.Reservation = 0;
+    }
+
+    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[] logits, CancellationToken cancellationToken)
+    {
+        foreach (var item in items)
+        {
+            executor.EnsureBlocks(item.Sequence, item.Start + item.Count);
+        }
+
+        return executor.RunAsync(items, logits, cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        runner.Dispose();
+        cache.Dispose();
+    }
+}
+
+/// <summary>
+/// Shared-buffer decoders: the runner owns the cache (on the GPU with CUDA), one slot per running sequence; used slots
+/// stay contiguous (0..n-1) so a decode step binds the first n rows. A sequence that ends hands its slot to the last one.
+/// </summary>
+internal sealed class SlotKvBackend : IKvBackend
+{
+    private readonly ISlotDecoderRunner _runner;
+    private readonly Sequence?[] _occupants;
+    private readonly int _vocab;
+    private int _used;
+    private float[] _decodeLogits = [];
+    private int[] _tokens = [];
+    private int[] _positions = [];
+
+    public SlotKvBackend(ISlotDecoderRunner runner, int vocab)
+    {
+        _runner = runner;
+        _vocab = vocab;
+        _occupants = new Sequence?[runner.Slots];
+    }
+
+    public int TotalUnits => _runner.Slots;
+
+    public int UsedUnits => Volatile.Read(ref _used);
+
+    public long TotalBytes => _runner.CacheBytes;
+
+    public int MaxSequenceTokens => _runner.SlotLength;
+
+    public string Description => $"{_runner.Slots} slots of {_runner.SlotLength} tokens on {_runner.Description}";
+
+    public bool TryReserve(Sequence sequence)
+    {
+        if (_used == _occupants.Length)
+        {
+            return false;
+        }
+
+        sequence.Slot = _used;
+        sequence.Reservation = 1;
+        _occupants[_used] = sequence;
+        Volatile.Write(ref _used, _used + 1);
+        return true;
+    }
+
+    public void Release(Sequence sequence)
+    {
+        var slot = sequence.Slot;
+        var last = _used - 1;
+        if (slot < 0 || _occupants[slot] != sequence)
+        {
+            return;
+        }
+
+        if (slot != last)
+        {
+            _runner.MoveSlot(last, slot);
+            var moved = _occupants[last]!;
+            _occupants[slot] = moved;
+            moved.Slot = slot;
+        }
+
+        _occupants[last] = null;
+        sequence.Slot = -1;
+        sequence.Reservation = 0;
+        Volatile.Write(ref _used, last);
+    }
+
+    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[] logits, CancellationToken cancellationToken)
+    {
+        if (!decode)
+        {
+            for (var b = 0; b < items.Count; b++)
+            {
+                var item = items[b];
+                var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(item.Sequence.Tokens).Slice(item.Start, item.Count);
+                _runner.Prefill(item.Sequence.Slot, tokens, item.Start, logits.AsSpan(b * _vocab, _vocab));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        // Every used slot takes part; one without a decode item this step (its prefill is pending or part-done) writes a
+        // throw-away entry at its next position, which its own next prefill chunk overwrites.
+        var n = _used;
+        if (_tokens.Length < n)
+        {
+            _tokens = new int[_occupants.Length];
+            _positions = new int[_occupants.Length];
+            _decodeLogits = new float[_occupants.Length * _vocab];
+        }
+
+        for (var slot = 0; slot < n; slot++)
+        {
+            var sequence = _occupants[slot]!;
+            _tokens[slot] = 0;
+            _positions[slot] = Math.Min(sequence.Cached, _runner.SlotLength - 1);
+        }
+
+        foreach (var item in items)
+        {
+            _tokens[item.Sequence.Slot] = item.Sequence.Tokens[item.Start];
+            _positions[item.Sequence.Slot] = item.Start;
+        }
+
+        _runner.Decode(_tokens.AsSpan(0, n), _positions.AsSpan(0, n), _decodeLogits);
+        for (var b = 0; b < items.Count; b++)
+        {
+            _decodeLogits.AsSpan(items[b].Sequence.Slot * _vocab, _vocab).CopyTo(logits.AsSpan(b * _vocab, _vocab));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public void Dispose() => _runner.Dispose();
+}

@@ -1,0 +1,492 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Sluice.Core.Configuration;
+using Sluice.Core.Generation;
+using Sluice.Core.Inference;
+using Sluice.Core.Runtime;
+
+namespace Sluice.Onnx.Runtime;
+
+/// <summary>
+/// Runs a decoder in the shared-KV-buffer layout (ONNX Runtime's GroupQueryAttention with past and present bound to one
+/// buffer): inputs <c>input_ids [b, s]</c>, <c>seqlens_k [b]</c> (total length after the step minus one),
+/// <c>total_sequence_length</c> (CPU scalar), <c>past_key_values.{i}.key/.value [b, kv_heads, max_len, head_dim]</c>;
+/// outputs <c>logits [b, s, vocab]</c> and <c>present.{i}.key/.value</c>, bound to the same buffers as the past so the model
+/// writes new keys and values in place.
+/// </summary>
+/// <remarks>
+/// One buffer per layer and key/value holds all slots (<c>[slots, kv_heads, max_len, head_dim]</c>), allocated once on the
+/// device (or host memory on CPU). A decode step over slots 0..n-1 binds views of the first n rows, so no key or value ever
+/// moves; the engine keeps used slots contiguous with <see cref="MoveSlot"/>. Decode runs in batch buckets (1, 2, 4, 8, 16,
+/// 24, 32, 48, 64, ...), each with its own IOBinding over fixed addresses and, with <c>enable_cuda_graph</c>, its own CUDA
+/// graph (<c>gpu_graph_id</c>); unused rows of a bucket decode a dummy token at position 0 of a free slot. Prefill runs one
+/// sequence at a time over a view of its row, without a graph (its shapes vary).
+/// </remarks>
+internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
+{
+    private static readonly int[] s_bucketSizes = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+
+    private readonly SessionOptions _options;
+    private readonly InferenceSession _session;
+    private readonly DeviceMemory _memory;
+    private readonly IDisposable? _ownedMemory;
+    private readonly SlotDecoderSpec _spec;
+    private readonly bool _cudaGraph;
+    private readonly int _elementSize;
+    private readonly TensorElementType _kvType;
+    private readonly long _rowBytes;
+    private readonly IntPtr[] _cache;        // layer*2 + (0 key, 1 value)
+    private readonly string[] _pastNames;
+    private readonly string[] _presentNames;
+    private readonly int _maxPrefill;
+    private readonly IntPtr _idsDevice;       // int64 [max(slots, maxPrefill)]
+    private readonly IntPtr _idsStaging;
+    private readonly IntPtr _seqlensDevice;   // int32 [slots]
+    private readonly IntPtr _seqlensStaging;
+    private readonly IntPtr _logitsDevice;    // T [max(slots, maxPrefill), vocab]
+    private readonly IntPtr _logitsStaging;   // T [slots, vocab]
+    private readonly int[] _decodeTotal;      // pinned CPU scalars: decode runs keep max_len, so a captured graph stays valid
+    private readonly int[] _prefillTotal;
+    private readonly GCHandle _decodeTotalPin;
+    private readonly GCHandle _prefillTotalPin;
+    private readonly OrtValue _decodeTotalValue;
+    private readonly Dictionary<int, DecodeBucket> _buckets = [];
+    private readonly ILogger _logger;
+    private bool _disposed;
+
+    private OnnxSlotDecoderRunner(SessionOptions options, InferenceSession session, DeviceMemory memory, IDisposable? ownedMemory,
+        SlotDecoderSpec spec, bool cudaGraph, ILogger logger)
+    {
+        _options = options;
+        _session = session;
+        _memory = memory;
+        _ownedMemory = ownedMemory;
+        _spec = spec;
+        _cudaGraph = cudaGraph;
+        _logger = logger;
+        _elementSize = spec.Half ? 2 : 4;
+        _kvType = spec.Half ? TensorElementType.Float16 : TensorElementType.Float;
+        _rowBytes = (long)spec.KvHeads * spec.MaxLength * spec.HeadDim * _elementSize;
+        _maxPrefill = Math.Min(spec.MaxLength, 2048);
+        _pastNames = new string[spec.Layers * 2];
+        _presentNames = new string[spec.Layers * 2];
+        for (var layer = 0; layer < spec.Layers; layer++)
+        {
+            _pastNames[layer * 2] = $"past_key_values.{layer}.key";
+            _pastNames[layer * 2 + 1] = $"past_key_values.{layer}.value";
+            _presentNames[layer * 2] = $"present.{layer}.key";
+            _presentNames[layer * 2 + 1] = $"present.{layer}.value";
+        }
+
+        _cache = new IntPtr[spec.Layers * 2];
+        var tokens = Math.Max(spec.Slots, _maxPrefill);
+        _idsDevice = memory.AllocateDevice(tokens * 8L);
+        _idsStaging = memory.AllocateStaging(tokens * 8L);
+        _seqlensDevice = memory.AllocateDevice(spec.Slots * 4L);
+        _seqlensStaging = memory.AllocateStaging(spec.Slots * 4L);
+        _logitsDevice = memory.AllocateDevice((long)tokens * spec.VocabSize * _elementSize);
+        _logitsStaging = memory.AllocateStaging((long)spec.Slots * spec.VocabSize * _elementSize);
+        for (var i = 0; i < _cache.Length; i++)
+        {
+            _cache[i] = memory.AllocateDevice(_rowBytes * spec.Slots);
+        }
+
+        _decodeTotal = [spec.MaxLength];
+        _prefillTotal = [0];
+        _decodeTotalPin = GCHandle.Alloc(_decodeTotal, GCHandleType.Pinned);
+        _prefillTotalPin = GCHandle.Alloc(_prefillTotal, GCHandleType.Pinned);
+        _decodeTotalValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int32, [],
+            _decodeTotalPin.AddrOfPinnedObject(), 4);
+    }
+
+    public int Slots => _spec.Slots;
+
+    public int SlotLength => _spec.MaxLength;
+
+    public long CacheBytes => _rowBytes * _spec.Slots * _cache.Length;
+
+    public string Description { get; private set; } = "";
+
+    /// <summary>Loads the model and preallocates the cache. Throws <see cref="InferenceException"/> (LoadFailed).</summary>
+    public static OnnxSlotDecoderRunner Load(string modelPath, SlotDecoderSpec spec, string provider, int deviceId,
+        IReadOnlyDictionary<string, string> providerOptions, ILogger logger)
+    {
+        var execution = new ExecutionConfig { ExecutionProvider = provider, ProviderOptions = providerOptions };
+        var settings = OnnxSessionSettings.From(execution, new RunnerPlacement(provider, deviceId, 0));
+        var options = settings.CreateSessionOptions();
+        InferenceSession? session = null;
+        CudaDeviceMemory? cuda = null;
+        try
+        {
+            session = OnnxModelBackend.OpenSession(modelPath, options);
+            CheckSignature(session, spec);
+            DeviceMemory memory = HostDeviceMemory.Instance;
+            if (settings.Provider == OnnxExecutionProvider.Cuda)
+            {
+                cuda = new CudaDeviceMemory(deviceId);
+                memory = cuda;
+            }
+
+            var runner = new OnnxSlotDecoderRunner(options, session, memory, cuda, spec, settings.CudaGraph && cuda is not null, logger)
+            {
+                Description = $"{settings.ProviderDisplayName}{(cuda is not null ? ":" + deviceId : "")}{(settings.CudaGraph && cuda is not null ? ", CUDA graphs" : "")}",
+            };
+            runner.ClearCache();
+            return runner;
+        }
+        catch (Exception e) when (e is not InferenceException)
+        {
+            session?.Dispose();
+            cuda?.Dispose();
+            options.Dispose();
+            throw new InferenceException(InferenceError.LoadFailed, $"Decoder model '{spec.Name}' could not be prepared: {e.Message}", e);
+        }
+        catch
+        {
+            session?.Dispose();
+            cuda?.Dispose();
+            options.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckSignature(InferenceSession session, SlotDecoderSpec spec)
+    {
+        var inputs = session.InputMetadata;
+        var outputs = session.OutputMetadata;
+        string[] required = ["input_ids", "seqlens_k", "total_sequence_length", "past_key_values.0.key"];
+        foreach (var name in required)
+        {
+            if (!inputs.ContainsKey(name))
+            {
+                throw new InferenceException(InferenceError.LoadFailed,
+                    $"Decoder model '{spec.Name}' declares kv_layout shared_buffer but has no input '{name}' (inputs: {string.Join(", ", inputs.Keys)}).");
+            }
+        }
+
+        if (!outputs.ContainsKey("logits") || !outputs.ContainsKey($"present.{spec.Layers - 1}.value"))
+        {
+            throw new InferenceException(InferenceError.LoadFailed, $"Decoder model '{spec.Name}' lacks output 'logits' or 'present.{spec.Layers - 1}.value'.");
+        }
+
+        var past = inputs["past_key_values.0.key"];
+        var dims = past.Dimensions;
+        if (dims.Length != 4 || (dims[1] > 0 && dims[1] != spec.KvHeads) || (dims[3] > 0 && dims[3] != spec.HeadDim))
+        {
+            throw new InferenceException(InferenceError.LoadFailed,
+                $"Decoder model '{spec.Name}': past_key_values.0.key has dims [{string.Join(", ", dims)}], expected [batch, {spec.KvHeads}, max_len, {spec.HeadDim}].");
+        }
+
+        var half = past.ElementDataType == TensorElementType.Float16;
+        if (half != spec.Half)
+        {
+            throw new InferenceException(InferenceError.LoadFailed,
+                $"Decoder model '{spec.Name}': its cache is {past.ElementDataType} but decoder_config.json says {(spec.Half ? "float16" : "float32")}.");
+        }
+    }
+
+    public void Prefill(int slot, ReadOnlySpan<int> tokens, int start, Span<float> logits)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)slot, (uint)_spec.Slots, nameof(slot));
+        var count = tokens.Length;
+        if (count == 0 || count > _maxPrefill || start + count > _spec.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"prefill of {count} tokens at {start} does not fit (max {_maxPrefill} per call, {_spec.MaxLength} per slot)");
+        }
+
+        _memory.MakeCurrent();
+        WriteIds(tokens);
+        unsafe
+        {
+            *(int*)_seqlensStaging = start + count - 1;
+        }
+
+        _memory.CopyToDevice(_idsDevice, _idsStaging, count * 8L);
+        _memory.CopyToDevice(_seqlensDevice, _seqlensStaging, 4);
+        _memory.WaitForCopies();
+        _prefillTotal[0] = start + count;
+
+        using var binding = _session.CreateIoBinding();
+        var values = new List<OrtValue>(4 + _cache.Length);
+        try
+        {
+            values.Add(Device(_idsDevice, TensorElementType.Int64, [1, count], count * 8L));
+            binding.BindInput("input_ids", values[^1]);
+            values.Add(Device(_seqlensDevice, TensorElementType.Int32, [1], 4));
+            binding.BindInput("seqlens_k", values[^1]);
+            values.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int32, [],
+                _prefillTotalPin.AddrOfPinnedObject(), 4));
+            binding.BindInput("total_sequence_length", values[^1]);
+            for (var i = 0; i < _cache.Length; i++)
+            {
+                values.Add(Device(_cache[i] + (nint)(_rowBytes * slot), _kvType, [1, _spec.KvHeads, _spec.MaxLength, _spec.HeadDim], _rowBytes));
+                binding.BindInput(_pastNames[i], values[^1]);
+                binding.BindOutput(_presentNames[i], values[^1]);
+            }
+
+            var logitsBytes = (long)count * _spec.VocabSize * _elementSize;
+            values.Add(Device(_logitsDevice, _kvType, [1, count, _spec.VocabSize], logitsBytes));
+            binding.BindOutput("logits", values[^1]);
+            using var runOptions = new RunOptions();
+            if (_cudaGraph)
+            {
+                runOptions.AddRunConfigEntry(DeviceBindingRunner.GraphIdRunOption, "-1");
+            }
+
+            using (CudaGraphCaptureGate.Enter(_memory.CaptureGate, exclusive: false))
+            {
+                Run(runOptions, binding);
+            }
+
+            var rowBytes = (long)_spec.VocabSize * _elementSize;
+            _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
+            _memory.WaitForCopies();
+            ReadLogits(1, logits);
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    public void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, Span<float> logits)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var count = tokens.Length;
+        if (count == 0 || count > _spec.Slots || positions.Length != count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"decode of {count} slots (max {_spec.Slots})");
+        }
+
+        var size = BucketFor(count);
+        var bucket = Bucket(size);
+        _memory.MakeCurrent();
+        unsafe
+        {
+            var ids = new Span<long>((void*)_idsStaging, size);
+            var seqlens = new Span<int>((void*)_seqlensStaging, size);
+            for (var i = 0; i < size; i++)
+            {
+                ids[i] = i < count ? tokens[i] : 0;
+                seqlens[i] = i < count ? positions[i] : 0;   // seqlens_k = position = cached length (total after the step - 1)
+            }
+        }
+
+        _memory.CopyToDevice(_idsDevice, _idsStaging, size * 8L);
+        _memory.CopyToDevice(_seqlensDevice, _seqlensStaging, size * 4L);
+        _memory.WaitForCopies();
+        var mayCapture = _cudaGraph && bucket.Runs < DeviceBindingRunner.CaptureWindowRuns;
+        using (CudaGraphCaptureGate.Enter(_memory.CaptureGate, exclusive: mayCapture))
+        {
+            Run(bucket.RunOptions, bucket.Binding);
+        }
+
+        bucket.Runs++;
+        _memory.CopyToHost(_logitsStaging, _logitsDevice, (long)count * _spec.VocabSize * _elementSize);
+        _memory.WaitForCopies();
+        ReadLogits(count, logits);
+    }
+
+    public void MoveSlot(int from, int to)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (from == to)
+        {
+            return;
+        }
+
+        _memory.MakeCurrent();
+        foreach (var buffer in _cache)
+        {
+            _memory.CopyWithinDevice(buffer + (nint)(_rowBytes * to), buffer + (nint)(_rowBytes * from), _rowBytes);
+        }
+
+        _memory.WaitForCopies();
+    }
+
+    /// <summary>Zeroes the cache once at load, so dummy rows never read uninitialized memory.</summary>
+    private void ClearCache()
+    {
+        var chunk = (int)Math.Min(_rowBytes, 64L << 20);
+        var zeros = _memory.AllocateStaging(chunk);
+        try
+        {
+            unsafe
+            {
+                new Span<byte>((void*)zeros, chunk).Clear();
+            }
+
+            foreach (var buffer in _cache)
+            {
+                for (long offset = 0; offset < _rowBytes * _spec.Slots; offset += chunk)
+                {
+                    _memory.CopyToDevice(buffer + (nint)offset, zeros, Math.Min(chunk, _rowBytes * _spec.Slots - offset));
+                }
+            }
+
+            _memory.WaitForCopies();
+        }
+        finally
+        {
+            _memory.FreeStaging(zeros);
+        }
+    }
+
+    private int BucketFor(int count)
+    {
+        foreach (var size in s_bucketSizes)
+        {
+            if (size >= count)
+            {
+                return Math.Min(size, _spec.Slots);
+            }
+        }
+
+        return _spec.Slots;
+    }
+
+    private DecodeBucket Bucket(int size)
+    {
+        if (_buckets.TryGetValue(size, out var bucket))
+        {
+            return bucket;
+        }
+
+        bucket = new DecodeBucket(_session.CreateIoBinding(), new RunOptions());
+        try
+        {
+            bucket.Values.Add(Device(_idsDevice, TensorElementType.Int64, [size, 1], size * 8L));
+            bucket.Binding.BindInput("input_ids", bucket.Values[^1]);
+            bucket.Values.Add(Device(_seqlensDevice, TensorElementType.Int32, [size], size * 4L));
+            bucket.Binding.BindInput("seqlens_k", bucket.Values[^1]);
+            bucket.Binding.BindInput("total_sequence_length", _decodeTotalValue);
+            for (var i = 0; i < _cache.Length; i++)
+            {
+                bucket.Values.Add(Device(_cache[i], _kvType, [size, _spec.KvHeads, _spec.MaxLength, _spec.HeadDim], _rowBytes * size));
+                bucket.Binding.BindInput(_pastNames[i], bucket.Values[^1]);
+                bucket.Binding.BindOutput(_presentNames[i], bucket.Values[^1]);
+            }
+
+            bucket.Values.Add(Device(_logitsDevice, _kvType, [size, 1, _spec.VocabSize], (long)size * _spec.VocabSize * _elementSize));
+            bucket.Binding.BindOutput("logits", bucket.Values[^1]);
+            if (_cudaGraph)
+            {
+                bucket.RunOptions.AddRunConfigEntry(DeviceBindingRunner.GraphIdRunOption, (_buckets.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            _buckets[size] = bucket;
+            return bucket;
+        }
+        catch
+        {
+            bucket.Dispose();
+            throw;
+        }
+    }
+
+    private OrtValue Device(IntPtr pointer, TensorElementType type, long[] shape, long bytes) =>
+        OrtValue.CreateTensorValueWithData(_memory.DeviceMemoryInfo, type, shape, pointer, bytes);
+
+    private unsafe void WriteIds(ReadOnlySpan<int> tokens)
+    {
+        var ids = new Span<long>((void*)_idsStaging, tokens.Length);
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            ids[i] = tokens[i];
+        }
+    }
+
+    private unsafe void ReadLogits(int rows, Span<float> logits)
+    {
+        var count = rows * _spec.VocabSize;
+        if (_spec.Half)
+        {
+            var source = new ReadOnlySpan<Half>((void*)_logitsStaging, count);
+            for (var i = 0; i < count; i++)
+            {
+                logits[i] = (float)source[i];
+            }
+        }
+        else
+        {
+            new ReadOnlySpan<float>((void*)_logitsStaging, count).CopyTo(logits);
+        }
+    }
+
+    private void Run(RunOptions options, OrtIoBinding binding)
+    {
+        try
+        {
+            _session.RunWithBinding(options, binding);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InferenceException(InferenceError.RuntimeFailure, $"Decoder model '{_spec.Name}' failed while running: {OnnxErrors.Describe(e)}", e);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var bucket in _buckets.Values)
+        {
+            bucket.Dispose();
+        }
+
+        _session.Dispose();
+        _options.Dispose();
+        _decodeTotalValue.Dispose();
+        _decodeTotalPin.Free();
+        _prefillTotalPin.Free();
+        foreach (var buffer in _cache)
+        {
+            _memory.FreeDevice(buffer);
+        }
+
+        _memory.FreeDevice(_idsDevice);
+        _memory.FreeStaging(_idsStaging);
+        _memory.FreeDevice(_seqlensDevice);
+        _memory.FreeStaging(_seqlensStaging);
+        _memory.FreeDevice(_logitsDevice);
+        _memory.FreeStaging(_logitsStaging);
+        _ownedMemory?.Dispose();
+    }
+
+    private sealed class DecodeBucket(OrtIoBinding binding, RunOptions runOptions) : IDisposable
+    {
+        public OrtIoBinding Binding { get; } = binding;
+        public RunOptions RunOptions { get; } = runOptions;
+        public List<OrtValue> Values { get; } = [];
+        public int Runs { get; set; }
+
+        public void Dispose()
+        {
+            Binding.Dispose();
+            RunOptions.Dispose();
+            foreach (var value in Values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>The ONNX Runtime <see cref="ISlotDecoderRunnerFactory"/>.</summary>
+internal sealed class OnnxSlotDecoderRunnerFactory(ILogger<OnnxSlotDecoderRunnerFactory>? logger = null) : ISlotDecoderRunnerFactory
+{
+    public ISlotDecoderRunner Create(string modelPath, SlotDecoderSpec spec, string executionProvider, int deviceId,
+        IReadOnlyDictionary<string, string> providerOptions) =>
+        OnnxSlotDecoderRunner.Load(modelPath, spec, executionProvider, deviceId, providerOptions,
+            (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+}
