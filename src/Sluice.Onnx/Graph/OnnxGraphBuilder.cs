@@ -6,8 +6,10 @@ using Sluice.Onnx.Graph.Proto;
 namespace Sluice.Onnx.Graph;
 
 /// <summary>
-/// Builds a small ONNX model in code: typed inputs and outputs (fixed or symbolic dims), constant initializers and nodes,
-/// default-domain opset 17. Used by tests and samples; the result is an ordinary ONNX file any runtime loads.
+/// Builds an ONNX model in code: typed inputs and outputs (fixed or symbolic dims), constant initializers (inline or in an
+/// external data file) and nodes, default-domain opset 17 plus any other operator set imported with <see cref="Opset"/>
+/// (e.g. ONNX Runtime's <c>com.microsoft</c> contrib ops). Used by tests, samples and the model writers; the result is an
+/// ordinary ONNX file any runtime loads.
 /// </summary>
 /// <example><code>
 /// new OnnxGraphBuilder("add_one")
@@ -25,7 +27,11 @@ public sealed class OnnxGraphBuilder
     /// <summary>IR version 8 is the one that goes with opset 17.</summary>
     private const long IrVersion = 8;
 
+    /// <summary>ONNX Runtime's contrib operator domain.</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
     private readonly GraphProto _graph;
+    private readonly Dictionary<string, long> _opsets = [];
     private int _nodeCount;
 
     public OnnxGraphBuilder(string graphName)
@@ -77,6 +83,55 @@ public sealed class OnnxGraphBuilder
         return this;
     }
 
+    /// <summary>
+    /// Adds a constant whose data lives in an external file: <paramref name="location"/> relative to the model file,
+    /// <paramref name="length"/> bytes from <paramref name="offset"/> (the caller writes them there).
+    /// </summary>
+    public OnnxGraphBuilder ExternalInitializer(string name, DataType type, long[] dims, string location, long offset, long length)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (!TensorShape.TryGetByteSize(type, dims, out var expected) || expected != length)
+        {
+            throw new ArgumentException(
+                $"Constant '{name}' of {type.ToKServeName()} {TensorShape.Format(dims)} needs {expected} bytes, got {length}.",
+                nameof(length));
+        }
+
+        var tensor = new TensorProto { Name = name, DataType = (int)type.ToOnnx(), DataLocation = TensorProto.Types.DataLocation.External };
+        tensor.Dims.AddRange(dims);
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        _graph.Initializer.Add(tensor);
+        return this;
+    }
+
+    /// <summary>
+    /// Imports operator set <paramref name="version"/> of <paramref name="domain"/> (the empty domain is the default ONNX
+    /// one, opset <see cref="OpsetVersion"/> unless set here).
+    /// </summary>
+    public OnnxGraphBuilder Opset(string domain, long version)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(version);
+        _opsets[domain] = version;
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a node of operator <paramref name="opType"/> in <paramref name="domain"/> (import the domain with
+    /// <see cref="Opset"/>); an empty string in <paramref name="inputs"/> is an omitted optional input.
+    /// </summary>
+    public OnnxGraphBuilder DomainNode(string domain, string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        Node(opType, inputs, outputs, name: null, attributes);
+        _graph.Node[^1].Domain = domain;
+        return this;
+    }
+
     /// <summary>Adds a node of the default domain; its name is generated when not given.</summary>
     public OnnxGraphBuilder Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes) =>
         Node(opType, inputs, outputs, name: null, attributes);
@@ -103,7 +158,12 @@ public sealed class OnnxGraphBuilder
             ProducerName = "sluice",
             Graph = _graph.Clone(),
         };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = _opsets.GetValueOrDefault("", OpsetVersion) });
+        foreach (var (domain, version) in _opsets.Where(o => o.Key.Length > 0).OrderBy(o => o.Key, StringComparer.Ordinal))
+        {
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+        }
+
         return model;
     }
 
