@@ -9,9 +9,12 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Sluice.Engine.Embeddings;
+using Sluice.Engine.Generation;
 using Sluice.Engine.Hosting;
 using Sluice.Server.Grpc;
 using Sluice.Server.Http;
+using Sluice.Server.OpenAi;
 using Sluice.Server.Slo;
 using Sluice.Server.Telemetry;
 
@@ -98,6 +101,8 @@ public static class SluiceApplication
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SluiceServerOptions>, SluiceServerRulesValidator>());
         services.Configure<HostOptions>(host => host.ShutdownTimeout = server.DrainTimeout + TimeSpan.FromSeconds(15));
         services.AddSluiceEngine(repository);
+        services.AddSluiceGeneration();   // after the engine: its loader writes the demo repository first
+        services.AddSluiceEmbeddings();
         services.AddSingleton(metricsListener);
         services.AddSluiceTelemetry(server, [.. slos.Slos.Select(static s => s.Sli).OfType<Sluice.Slo.Spec.LatencySli>().Select(static l => l.Threshold)]);
         services.AddKServeGrpc();
@@ -115,6 +120,8 @@ public static class SluiceApplication
         app.UseRouting();
         app.Use(SluiceListeners.FilterAsync);
         app.MapKServeHttp();
+        app.MapKServeGenerate();
+        app.MapOpenAi();
         app.MapKServeGrpc();
         app.MapSluiceProfile();
         app.MapSlo();

@@ -27,7 +27,7 @@ public sealed class EmbeddingEngineFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        DemoRepository.EnsureWritten(_repo.Path);
+        DemoRepository.WriteMiniLm(_repo.Path);
         Repos.WriteAddOne(_repo.Path, "add_one", 1);
         var services = new ServiceCollection();
         services.AddSingleton<ILoggerFactory, NullLoggerFactory>();
