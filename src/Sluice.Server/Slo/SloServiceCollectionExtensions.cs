@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Generation;
 using Sluice.Core.Serving;
 using Sluice.Slo.Evaluation;
 
@@ -11,7 +12,8 @@ namespace Sluice.Server.Slo;
 internal static class SloServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the SLO engine for an already validated spec: the evaluator (fed by an <see cref="IInferenceObserver"/>), its
+    /// Adds the SLO engine for an already validated spec: the evaluator (fed by an <see cref="IInferenceObserver"/> for requests
+    /// and an <see cref="IGenerationObserver"/> for generated sequences), its
     /// instruments on meter <see cref="SloMetrics.MeterName"/>, the evaluation service (history under
     /// <paramref name="dataDirectory"/>), the resource gauge sampler and the alert webhook sender.
     /// </summary>
@@ -25,6 +27,7 @@ internal static class SloServiceCollectionExtensions
             sp.GetRequiredService<ILogger<SloEvaluator>>()));
         services.TryAddSingleton(sp => new SloMetrics(sp.GetRequiredService<IMeterFactory>(), sp.GetRequiredService<SloEvaluator>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IInferenceObserver, SloInferenceObserver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGenerationObserver, SloGenerationObserver>());
         services.AddHostedService<SloEvaluationService>();
         services.AddHostedService<ResourceGaugeSampler>();
         services.AddSingleton<SloWebhookSender>();

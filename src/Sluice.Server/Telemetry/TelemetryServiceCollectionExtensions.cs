@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Sluice.Core.Generation;
 using Sluice.Core.Serving;
 using Sluice.Engine.Hosting;
 using Sluice.Server.Hosting;
@@ -15,7 +16,8 @@ namespace Sluice.Server.Telemetry;
 
 /// <summary>
 /// Registers telemetry: the instruments (<see cref="InferenceMetrics"/>, <see cref="SystemMetrics"/>, <see cref="GpuMetrics"/>,
-/// <see cref="PeakMetrics"/>), the observer that feeds them, request spans, and OpenTelemetry's SDK with the Prometheus exporter
+/// <see cref="PeakMetrics"/>, and <see cref="GenerationMetrics"/>, itself an <see cref="IGenerationObserver"/>), the observer
+/// that feeds them, request spans, and OpenTelemetry's SDK with the Prometheus exporter
 /// on the metrics port and the OTLP exporter when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable is set.
 /// </summary>
 /// <remarks>
@@ -53,6 +55,13 @@ public static class TelemetryServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IInferenceObserver, TelemetryObserver>(sp => new TelemetryObserver(
             sp.GetRequiredService<InferenceMetrics>(), options.ProfileSampleRate > 0 ? sp.GetRequiredService<LiveProfiler>() : null)));
 
+        // LLM metrics: told of every token, sequence end and scheduler step by the generation engine (when the host has one).
+        // Buckets hold every ttft and itl threshold of the SLO spec (registered by AddSlo; read when the instruments are built).
+        services.TryAddSingleton(sp => new GenerationMetrics(sp.GetRequiredService<IMeterFactory>(),
+            LatencyBuckets.BuildGeneration(options.LatencyBucketsSeconds, GenerationSloThresholds(sp)),
+            () => sp.GetService<IGenerationService>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGenerationObserver, GenerationMetrics>(sp => sp.GetRequiredService<GenerationMetrics>()));
+
         // The engine's service, decorated to keep recent inputs for profiling.
         services.AddSingleton<IInferenceService>(sp => new InputRecordingInferenceService(
             sp.GetRequiredService<ModelManager>(), sp.GetRequiredService<RecentInputs>()));
@@ -88,6 +97,15 @@ public static class TelemetryServiceCollectionExtensions
         services.AddHostedService<TelemetryStarter>();
         return services;
     }
+
+    /// <summary>The thresholds of the ttft and itl SLOs the server evaluates (none when the host has no SLO engine).</summary>
+    private static IEnumerable<TimeSpan> GenerationSloThresholds(IServiceProvider services) =>
+        services.GetService<Slo.SloSpecSource>()?.Slos.Select(static s => s.Sli switch
+        {
+            Sluice.Slo.Spec.TtftSli ttft => ttft.Threshold,
+            Sluice.Slo.Spec.ItlSli itl => itl.Threshold,
+            _ => TimeSpan.Zero,
+        }).Where(static t => t > TimeSpan.Zero) ?? [];
 
     /// <summary>
     /// The view of each instrument: counters get <c>_total</c> in the exposition, except Triton's <c>nv_*</c> names, which Triton
@@ -164,6 +182,7 @@ internal sealed class TelemetryStarter(IServiceProvider services, Microsoft.Exte
         _ = services.GetRequiredService<SystemMetrics>();
         _ = services.GetRequiredService<GpuMetrics>();
         _ = services.GetRequiredService<PeakMetrics>();
+        _ = services.GetRequiredService<GenerationMetrics>();
         return Task.CompletedTask;
     }
 
