@@ -162,22 +162,19 @@ public sealed class GenerationMetricsTests
     }
 
     [Fact]
-    public async Task Scrape_NoGenerationService_GaugesAbsentCountersOnlyForModelsSeen()
+    public async Task Scrape_NoDecoderModels_NoLlmSeriesUntilAModelIsSeenAndNoGauges()
     {
         using var repository = new TestRepository().WithAddOne();
         await using var server = await TelemetryServer.StartAsync(repository.Path, models: "add_one");
+        Assert.Empty(server.App.Services.GetRequiredService<IGenerationService>().GetStats());
 
         var before = await server.ScrapeAsync();
         server.App.Services.GetRequiredService<GenerationMetrics>().FirstToken("other", Ms(5), Ms(1));
         var after = await server.ScrapeAsync();
 
-        if (server.App.Services.GetService<IGenerationService>() is not { } service || service.GetStats().Count == 0)
-        {
-            Assert.DoesNotContain(before.Samples, s => s.Name.StartsWith("sluice_llm_", StringComparison.Ordinal));
-            Assert.Empty(after.Find("sluice_llm_num_requests_running"));
-            Assert.Empty(after.Find("sluice_llm_kv_cache_usage_perc"));
-        }
-
+        Assert.DoesNotContain(before.Samples, s => s.Name.StartsWith("sluice_llm_", StringComparison.Ordinal));
+        Assert.Empty(after.Find("sluice_llm_num_requests_running"));
+        Assert.Empty(after.Find("sluice_llm_kv_cache_usage_perc"));
         Assert.Equal(1, after.Value("sluice_llm_generation_tokens_total", ("model_name", "other")));
         Assert.Equal(0, after.Value("sluice_llm_prompt_tokens_total", ("model_name", "other")));
         Assert.Equal(0, after.Value("sluice_llm_request_success_total", ("model_name", "other"), ("finished_reason", "stop")));

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Sluice.Core.Generation;
-using Sluice.Engine.Generation;
 using Sluice.Engine.Repository;
 using Sluice.Server.Hosting;
 using Sluice.Server.Slo;
@@ -178,7 +177,7 @@ public sealed class GenerationTelemetryEndToEndTests : IDisposable
 
     /// <summary>
     /// The server over <paramref name="repository"/> with the SLO engine on <paramref name="clock"/> (it evaluates only when the
-    /// test says). Generation is registered here when the composition root does not register it itself.
+    /// test says).
     /// </summary>
     private static async Task<StartedServer> StartAsync(string repository, string spec, FakeTimeProvider clock)
     {
@@ -187,24 +186,11 @@ public sealed class GenerationTelemetryEndToEndTests : IDisposable
             ListenAddress = "127.0.0.1", HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DrainTimeout = TimeSpan.FromSeconds(5),
             SloSpecPath = spec, DataDirectory = Path.Combine(Path.GetDirectoryName(repository)!, "data"),
         };
-        string[] args = ["--Logging:LogLevel:Default=Warning"];
-        bool wired;
-        await using (var probe = SluiceApplication.Build(options, repo => repo.RepositoryPath = repository, args))
-        {
-            wired = probe.Services.GetRequiredService<IServiceProviderIsService>().IsService(typeof(IGenerationService));
-        }
-
-        var app = SluiceApplication.Build(options, repo => repo.RepositoryPath = repository, args, services =>
-        {
-            services.AddSingleton(new SloHostingSettings
+        var app = SluiceApplication.Build(options, repo => repo.RepositoryPath = repository, ["--Logging:LogLevel:Default=Warning"],
+            services => services.AddSingleton(new SloHostingSettings
             {
                 Clock = clock, EvaluationInterval = TimeSpan.FromDays(1), SamplingInterval = TimeSpan.FromDays(1),
-            });
-            if (!wired)
-            {
-                services.AddSluiceGeneration();
-            }
-        });
+            }));
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return new StartedServer(app);
     }
