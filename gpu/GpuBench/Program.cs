@@ -6,6 +6,10 @@
 //   grpc    --port P --model N [--batch 1] [--seq 128] [--concurrency 32] [--seconds 10] [--output pooler_output] [--timing]
 //           closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases from trailers.
 //   nvml    [--pid P]                 device memory used/total and the process's own use, from NVML.
+//   llama-model --out DIR [--layers 16 --hidden 2048 --heads 32 --kv-heads 8 --head-dim 0 --inter 5632 --vocab 32000
+//           --max-len 2048 --dtype float16 --seed 1 --std 0.02 --embedding-std 0.02 --tied --storage auto|inline|external]
+//           writes a random-weight Llama decoder in the shared-KV-buffer layout (GroupQueryAttention): DIR/1/model.onnx
+//           (+ model.onnx.data) and DIR/decoder_config.json; prints parameters, bytes and seconds.
 
 using System.Diagnostics;
 using System.Globalization;
@@ -40,6 +44,21 @@ try
             IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
             IntArg("--requests", 0)),
         "nvml" => Nvml.Report(IntArg("--pid", 0)),
+        "llama-model" => LlamaModel.Write(Arg("--out", ""), new Sluice.Onnx.Graph.LlamaModelConfig
+        {
+            Layers = IntArg("--layers", 16), Hidden = IntArg("--hidden", 2048), Heads = IntArg("--heads", 32),
+            KvHeads = IntArg("--kv-heads", 8), HeadDim = IntArg("--head-dim", 0), Intermediate = IntArg("--inter", 5632),
+            Vocab = IntArg("--vocab", 32000), MaxPosition = IntArg("--max-len", 2048),
+            ElementType = Arg("--dtype", "float16") switch
+            {
+                "float16" => Sluice.Core.Tensors.DataType.Fp16,
+                "float32" => Sluice.Core.Tensors.DataType.Fp32,
+                var other => throw new ArgumentException($"--dtype must be float16 or float32, not '{other}'"),
+            },
+            Seed = IntArg("--seed", 1), TiedEmbeddings = args.Contains("--tied"),
+            WeightStd = float.Parse(Arg("--std", "0.02"), CultureInfo.InvariantCulture),
+            EmbeddingStd = float.Parse(Arg("--embedding-std", "0.02"), CultureInfo.InvariantCulture),
+        }, Arg("--storage", "auto")),
         _ => Usage(),
     };
 }
@@ -51,7 +70,7 @@ catch (Exception e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: GpuBench engine|grpc|nvml ... (see Program.cs)");
+    Console.Error.WriteLine("usage: GpuBench engine|grpc|nvml|llama-model ... (see Program.cs)");
     return 2;
 }
 
@@ -280,5 +299,41 @@ internal static partial class Nvml
         {
             throw new InvalidOperationException($"{call} failed with NVML status {status}");
         }
+    }
+}
+
+internal static class LlamaModel
+{
+    /// <summary>DIR/1/model.onnx (+ model.onnx.data) and DIR/decoder_config.json; one JSON line with what was written.</summary>
+    public static int Write(string dir, Sluice.Onnx.Graph.LlamaModelConfig config, string storage)
+    {
+        if (string.IsNullOrEmpty(dir))
+        {
+            throw new ArgumentException("--out DIR is required");
+        }
+
+        var weightStorage = storage switch
+        {
+            "auto" => Sluice.Onnx.Graph.LlamaWeightStorage.Auto,
+            "inline" => Sluice.Onnx.Graph.LlamaWeightStorage.Inline,
+            "external" => Sluice.Onnx.Graph.LlamaWeightStorage.External,
+            _ => throw new ArgumentException($"--storage must be auto, inline or external, not '{storage}'"),
+        };
+        var started = Stopwatch.GetTimestamp();
+        var files = Sluice.Onnx.Graph.LlamaModelWriter.Write(Path.Combine(dir, "1", "model.onnx"), config, weightStorage,
+            Path.Combine(dir, Sluice.Onnx.Graph.LlamaModelWriter.DecoderConfigFile));
+        Bench.Print(new
+        {
+            mode = "llama-model",
+            model = files.ModelPath,
+            data = files.DataPath,
+            decoder_config = files.DecoderConfigPath,
+            parameters = config.ParameterCount,
+            weight_bytes = files.WeightBytes,
+            model_file_bytes = new FileInfo(files.ModelPath).Length,
+            data_file_bytes = files.DataPath is null ? 0 : new FileInfo(files.DataPath).Length,
+            seconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 2),
+        });
+        return 0;
     }
 }

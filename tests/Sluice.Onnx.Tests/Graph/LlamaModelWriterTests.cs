@@ -130,6 +130,24 @@ public sealed class LlamaModelWriterTests : IDisposable
     }
 
     [Fact]
+    public void Float16ExternalData_HeadDim64_CloseToReference()
+    {
+        // The Llama-1B head width, FP16 weights in model.onnx.data: the GpuBench llama-model path in small.
+        var config = LlamaModelConfig.Tiny(DataType.Fp16) with { Hidden = 256, HeadDim = 0, Intermediate = 512, Vocab = 2048, MaxPosition = 256 };
+        var files = LlamaModelWriter.Write(_dir.File("hd64/1/model.onnx"), config, LlamaWeightStorage.External);
+        var sequence = new LlamaReference(config).StartSequence();
+        using var session = new SharedKvSession(files.ModelPath, config, rows: 1, maxLen: 64);
+
+        var logits = session.Run(0, 1, s_prompt, [s_prompt.Length - 1], s_prompt.Length);
+
+        Assert.Equal(64, config.ResolvedHeadDim);
+        AssertClose(sequence.Forward(s_prompt), logits, "fp16 prefill", tolerance: 0.02f);
+        var token = (long)LlamaReference.ArgMax(logits.AsSpan(logits.Length - config.Vocab));
+        var total = s_prompt.Length + 1;
+        AssertClose(sequence.Forward([token]), session.Run(0, 1, [token], [total - 1], total), "fp16 decode", tolerance: 0.02f);
+    }
+
+    [Fact]
     public void ExternalData_SameLogitsAsInline()
     {
         var config = LlamaModelConfig.Tiny() with { TiedEmbeddings = true };
