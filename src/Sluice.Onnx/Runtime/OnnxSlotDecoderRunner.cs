@@ -482,9 +482,10 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
     }
 }
 
-/// <summary>The ONNX Runtime <see cref="ISlotDecoderRunnerFactory"/>.</summary>
-internal sealed class OnnxSlotDecoderRunnerFactory(ILogger<OnnxSlotDecoderRunnerFactory>? logger = null) : ISlotDecoderRunnerFactory
+/// <summary>The ONNX Runtime <see cref="ISlotDecoderRunnerFactory"/> (registered by <c>AddOnnxRuntime</c>).</summary>
+public sealed class OnnxSlotDecoderRunnerFactory(ILogger<OnnxSlotDecoderRunnerFactory>? logger = null) : ISlotDecoderRunnerFactory
 {
+    /// <inheritdoc />
     public ISlotDecoderRunner Create(string modelPath, SlotDecoderSpec spec, string executionProvider, int deviceId,
         IReadOnlyDictionary<string, string> providerOptions) =>
         OnnxSlotDecoderRunner.Load(modelPath, spec, executionProvider, deviceId, providerOptions,
