@@ -6,7 +6,7 @@ set -euo pipefail
 pub=$(cd "$1" && pwd)
 out=$(cd "$(dirname "$0")/.." && pwd)/.gpu
 mkdir -p "$out"; rm -f "$out"/app.tar.xz "$out"/app.part*
-( cd "$pub" && tar cf - --exclude=./libonnxruntime_providers_cuda.so --exclude=./demo . | xz -T0 -6 > "$out/app.tar.xz" )
+( cd "$pub" && tar cf - --exclude=./libonnxruntime_providers_cuda.so --exclude=./libonnxruntime_providers_tensorrt.so --exclude=./demo . | xz -T0 -6 > "$out/app.tar.xz" )
 if [ "$(stat -c %s "$out/app.tar.xz")" -gt $((47 * 1024 * 1024)) ]; then
   split -b 47m -d "$out/app.tar.xz" "$out/app.part" && rm "$out/app.tar.xz"
 fi

@@ -27,7 +27,8 @@ string Arg(string name, string fallback)
 
 if (args.Contains("--help") || args.Contains("-h"))
 {
-    Console.WriteLine("usage: Sluice.LlmBench [--concurrency 1,8,32] [--seconds 10] [--prompt 64] [--max-tokens 64] [--model tiny-llama] [--repository DIR] [--url URL] [--device cpu|cuda] [--vocab 50257] [--json FILE]");
+    Console.WriteLine("usage: Sluice.LlmBench [--concurrency 1,8,32] [--seconds 10] [--prompt 64] [--max-tokens 64] [--model tiny-llama] [--repository DIR] [--url URL] [--device cpu|cuda] [--vocab 50257] [--json FILE] [--in-process]");
+    Console.WriteLine("  --in-process  drive the generation engine directly (no HTTP): the engine's own figures, to compare with the server's");
     return 0;
 }
 
@@ -39,6 +40,12 @@ var model = Arg("--model", DemoRepository.DecoderModelName);
 var vocab = int.Parse(Arg("--vocab", "50257"), CultureInfo.InvariantCulture);
 var url = Arg("--url", "");
 var jsonOut = Arg("--json", "");
+var inProcess = args.Contains("--in-process");
+
+if (inProcess)
+{
+    return await InProcess.RunAsync(levels, seconds, promptLength, maxTokens, model, vocab, Arg("--repository", ""), Arg("--device", "cpu"));
+}
 
 Process? server = null;
 if (url.Length == 0)
@@ -174,26 +181,29 @@ static async Task<Sample> OneAsync(HttpClient http, string model, int[] prompt, 
         }
 
         var now = Stopwatch.GetTimestamp();
-        using var chunk = JsonDocument.Parse(data.ToString());
-        if (chunk.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        if (data.Contains("\"usage\":{", StringComparison.Ordinal))
         {
-            completionTokens = usage.GetProperty("completion_tokens").GetInt32();
+            // The usage chunk (stream_options.include_usage): its choices are empty. Only it is parsed, so the client
+            // spends little CPU per token on a machine it shares with the server.
+            using var chunk = JsonDocument.Parse(data.ToString());
+            completionTokens = chunk.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+            if (chunk.RootElement.GetProperty("choices").GetArrayLength() == 0)
+            {
+                continue;
+            }
         }
 
-        if (chunk.RootElement.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0)
+        // One chunk per generated token.
+        if (first == 0)
         {
-            // One chunk per generated token.
-            if (first == 0)
-            {
-                first = now;
-            }
-            else
-            {
-                gaps.Add((long)Stopwatch.GetElapsedTime(last, now).TotalMicroseconds);
-            }
-
-            last = now;
+            first = now;
         }
+        else
+        {
+            gaps.Add((long)Stopwatch.GetElapsedTime(last, now).TotalMicroseconds);
+        }
+
+        last = now;
     }
 
     var end = Stopwatch.GetTimestamp();

@@ -220,7 +220,8 @@ public interface ISlotDecoderRunner : IDisposable
 
     /// <summary>
     /// Computes <paramref name="tokens"/> at positions <paramref name="start"/>.. of the sequence in <paramref name="slot"/>
-    /// (its cache holds positions before <paramref name="start"/>) and writes the last token's logits.
+    /// (its cache holds positions before <paramref name="start"/>) and writes the last token's logits, unless
+    /// <paramref name="logits"/> is empty: then only the cache is filled and no logits are computed.
     /// </summary>
     void Prefill(int slot, ReadOnlySpan<int> tokens, int start, Span<float> logits);
 

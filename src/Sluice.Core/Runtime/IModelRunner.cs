@@ -16,6 +16,31 @@ public interface IModelRunner : IDisposable
     /// <param name="outputNames">The outputs to compute.</param>
     /// <param name="cancellationToken">Cancels the native run (ONNX Runtime's <c>RunOptions.Terminate</c>).</param>
     ValueTask<RunResult> RunAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs one batch writing the outputs straight into caller-owned buffers of the exact shapes and datatypes the run
+    /// produces (<paramref name="outputs"/>: name, datatype, shape, writable memory), so nothing is allocated or copied per
+    /// call. The returned <see cref="RunResult.Outputs"/> are <paramref name="outputs"/>. Runners that cannot write in place
+    /// run <see cref="RunAsync"/> and copy.
+    /// </summary>
+    async ValueTask<RunResult> RunIntoAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<TensorData> outputs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        var result = await RunAsync(inputs, outputs.Select(o => o.Name).ToArray(), cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            var produced = result.Outputs[i];
+            if (!produced.Shape.AsSpan().SequenceEqual(outputs[i].Shape) || produced.Data.Length != outputs[i].Data.Length)
+            {
+                throw new Inference.InferenceException(Inference.InferenceError.RuntimeFailure,
+                    $"Output '{produced.Name}' has shape {TensorShape.Format(produced.Shape)}, not the {TensorShape.Format(outputs[i].Shape)} asked for.");
+            }
+
+            produced.Data.Span.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsMemory(outputs[i].Data).Span);
+        }
+
+        return result with { Outputs = outputs };
+    }
 }
 
 /// <summary>A batch's outputs and the moments its compute phases ended (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>

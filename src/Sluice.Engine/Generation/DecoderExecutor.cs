@@ -32,7 +32,10 @@ internal sealed class DecoderExecutor
     private readonly bool _halfLogits;
     private readonly DataType _kvType;
     private readonly string[] _outputNames;
+    private readonly string[] _presentNames;
+    private readonly DataType _logitsType;
     private readonly string[] _pastNames;
+    private byte[][] _outputBuffers = [];
 
     public DecoderExecutor(IModelRunner runner, ModelSignature signature, KvCachePool cache, DecoderModelSettings settings)
     {
@@ -78,6 +81,8 @@ internal sealed class DecoderExecutor
             }
         }
 
+        _presentNames = _outputNames[1..];
+        _logitsType = logits.DataType;
         if (inputs.Count != 2 + (_hasPositionIds ? 1 : 0) + _layers * 2)
         {
             throw LoadFailed(settings, $"the model has inputs beyond the decoder convention: {string.Join(", ", inputs.Order(StringComparer.Ordinal))}");
@@ -85,10 +90,12 @@ internal sealed class DecoderExecutor
     }
 
     /// <summary>
-    /// Runs the batch and writes each item's last-token logits into <paramref name="logits"/> (row per item, vocab wide).
-    /// Cache blocks for the new positions must have been allocated (see <see cref="EnsureBlocks"/>).
+    /// Runs the batch and writes each item's last-token logits into <paramref name="logits"/> (row per item, vocab wide);
+    /// with <paramref name="logits"/> null only the keys and values are computed (ONNX Runtime runs what the requested
+    /// outputs need, so the vocabulary projection is skipped). Cache blocks for the new positions must have been allocated
+    /// (see <see cref="EnsureBlocks"/>).
     /// </summary>
-    public async ValueTask RunAsync(IReadOnlyList<StepItem> items, float[] logits, CancellationToken cancellationToken)
+    public async ValueTask RunAsync(IReadOnlyList<StepItem> items, float[]? logits, CancellationToken cancellationToken)
     {
         var batch = items.Count;
         var newTokens = 0;
@@ -106,11 +113,12 @@ internal sealed class DecoderExecutor
         try
         {
             var inputs = BuildInputs(items, rented, batch, newTokens, past, total);
-            var result = await _runner.RunAsync(inputs, _outputNames, cancellationToken).ConfigureAwait(false);
+            var result = await _runner.RunIntoAsync(inputs, OutputBuffers(logits is not null, batch, newTokens, total), cancellationToken).ConfigureAwait(false);
+            var first = logits is null ? 0 : 1;
 
             // Keep the last new token's logits per sequence.
-            var logitsData = result.Outputs[0].Data.Span;
-            for (var b = 0; b < batch; b++)
+            var logitsData = logits is null ? default : result.Outputs[0].Data.Span;
+            for (var b = 0; b < batch && logits is not null; b++)
             {
                 var rowIndex = (long)b * newTokens + items[b].Count - 1;
                 var target = logits.AsSpan(b * _vocab, _vocab);
@@ -133,7 +141,7 @@ internal sealed class DecoderExecutor
             {
                 for (var kv = 0; kv < 2; kv++)
                 {
-                    var present = result.Outputs[1 + layer * 2 + kv];
+                    var present = result.Outputs[first + layer * 2 + kv];
                     if (present.Shape.Length != 4 || present.Shape[2] != total)
                     {
                         throw new InferenceException(InferenceError.RuntimeFailure,
@@ -203,6 +211,36 @@ internal sealed class DecoderExecutor
                 i += count;
             }
         }
+    }
+
+    /// <summary>The step's output buffers (logits when wanted, then every present), grown as needed and reused.</summary>
+    private TensorData[] OutputBuffers(bool withLogits, int batch, int newTokens, int total)
+    {
+        var names = withLogits ? _outputNames : _presentNames;
+        if (_outputBuffers.Length < _outputNames.Length)
+        {
+            _outputBuffers = new byte[_outputNames.Length][];
+        }
+
+        var outputs = new TensorData[names.Length];
+        var presentBytes = (long)batch * _cache.KvHeads * total * _cache.HeadDim * _cache.ElementSize;
+        for (var i = 0; i < names.Length; i++)
+        {
+            var isLogits = withLogits && i == 0;
+            var slot = withLogits ? i : i + 1;
+            var bytes = checked((int)(isLogits ? (long)batch * newTokens * _vocab * (_logitsType == DataType.Fp16 ? 2 : 4) : presentBytes));
+            if (_outputBuffers[slot] is not { } buffer || buffer.Length < bytes)
+            {
+                buffer = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, 1) * 5 / 4, pinned: true);   // headroom: lengths grow a token a step
+                _outputBuffers[slot] = buffer;
+            }
+
+            outputs[i] = isLogits
+                ? new TensorData(names[i], _logitsType, [batch, newTokens, _vocab], buffer.AsMemory(0, bytes))
+                : new TensorData(names[i], _kvType, [batch, _cache.KvHeads, total, _cache.HeadDim], buffer.AsMemory(0, bytes));
+        }
+
+        return outputs;
     }
 
     private List<TensorData> BuildInputs(IReadOnlyList<StepItem> items, List<byte[]> rented, int batch, int newTokens, int past, int total)

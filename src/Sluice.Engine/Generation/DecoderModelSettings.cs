@@ -52,6 +52,12 @@ public sealed record DecoderModelSettings
     /// <summary>The model's longest sequence (<c>max_position</c>); a shared-buffer model's slot length.</summary>
     public int MaxPosition { get; init; } = 2048;
 
+    /// <summary>ONNX Runtime intra-op threads; 0 lets it decide.</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>ONNX Runtime options as in a model's <c>execution.provider_options</c>: <c>session.*</c> keys are session settings (e.g. <c>session.intra_op.allow_spinning</c>), others go to the provider.</summary>
+    public IReadOnlyDictionary<string, string> ProviderOptions { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Capture CUDA graphs for decode steps (shared-buffer models on CUDA).</summary>
     public bool CudaGraph { get; init; } = true;
 
@@ -227,6 +233,8 @@ public sealed record DecoderModelSettings
                 "kv_block_size" => settings with { KvBlockSize = Positive(valueNode, field, name) },
                 "execution_provider" => settings with { ExecutionProvider = Scalar(valueNode, field, name) },
                 "cuda_graph" => settings with { CudaGraph = Boolean(valueNode, field, name) },
+                "intra_op_threads" => settings with { IntraOpThreads = Positive(valueNode, field, name) },
+                "provider_options" => settings with { ProviderOptions = StringMap(valueNode, field, name) },
                 _ => throw LoadFailed(name, $"config.yaml: unknown field '{field}'"),
             };
         }
@@ -257,6 +265,22 @@ public sealed record DecoderModelSettings
         }
 
         return s;
+    }
+
+    private static Dictionary<string, string> StringMap(YamlNode node, string field, string name)
+    {
+        if (node is not YamlMappingNode mapping)
+        {
+            throw LoadFailed(name, $"config.yaml: '{field}' must be a mapping of option names to values");
+        }
+
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in mapping.Children)
+        {
+            map[((YamlScalarNode)key).Value ?? ""] = value is YamlScalarNode { Value: { } text } ? text : throw LoadFailed(name, $"config.yaml: '{field}.{key}' must be a string");
+        }
+
+        return map;
     }
 
     private static bool Boolean(YamlNode node, string field, string name) =>

@@ -114,7 +114,10 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
         var config = new ModelConfig
         {
             Name = settings.Name,
-            Execution = new ExecutionConfig { ExecutionProvider = provider },
+            Execution = new ExecutionConfig
+            {
+                ExecutionProvider = provider, IntraOpThreads = settings.IntraOpThreads, ProviderOptions = settings.ProviderOptions,
+            },
         };
         IKvBackend? cache = null;
         try
@@ -170,7 +173,7 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
             throw new InferenceException(InferenceError.LoadFailed, $"Decoder model '{settings.Name}' uses kv_layout shared_buffer, which this host cannot run.");
         }
 
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        var options = new Dictionary<string, string>(settings.ProviderOptions, StringComparer.Ordinal);
         if (settings.CudaGraph && provider == "cuda")
         {
             options["enable_cuda_graph"] = "1";

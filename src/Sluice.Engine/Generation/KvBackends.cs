@@ -29,8 +29,11 @@ internal interface IKvBackend : IDisposable
     /// <summary>Returns a sequence's reservation.</summary>
     void Release(Sequence sequence);
 
-    /// <summary>Runs one batch (all decodes, or prefill chunks) and writes each item's last-token logits (row per item).</summary>
-    ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[] logits, CancellationToken cancellationToken);
+    /// <summary>
+    /// Runs one batch: decodes (one token each; writes each item's logits, row per item, into <paramref name="logits"/>) or
+    /// prefill chunks (cache only: <paramref name="logits"/> is null and no logits are computed).
+    /// </summary>
+    ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[]? logits, CancellationToken cancellationToken);
 }
 
 /// <summary>Explicit-KV decoders: a block pool in host memory, gathered into the model's past inputs each step.</summary>
@@ -64,7 +67,7 @@ internal sealed class BlockKvBackend(KvCachePool cache, DecoderExecutor executor
         sequence.Reservation = 0;
     }
 
-    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[] logits, CancellationToken cancellationToken)
+    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[]? logits, CancellationToken cancellationToken)
     {
         foreach (var item in items)
         {
@@ -149,15 +152,14 @@ internal sealed class SlotKvBackend : IKvBackend
         Volatile.Write(ref _used, last);
     }
 
-    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[] logits, CancellationToken cancellationToken)
+    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[]? logits, CancellationToken cancellationToken)
     {
-        if (!decode)
+        if (!decode || logits is null)
         {
-            for (var b = 0; b < items.Count; b++)
+            foreach (var item in items)
             {
-                var item = items[b];
                 var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(item.Sequence.Tokens).Slice(item.Start, item.Count);
-                _runner.Prefill(item.Sequence.Slot, tokens, item.Start, logits.AsSpan(b * _vocab, _vocab));
+                _runner.Prefill(item.Sequence.Slot, tokens, item.Start, []);
             }
 
             return ValueTask.CompletedTask;

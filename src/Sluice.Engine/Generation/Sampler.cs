@@ -119,22 +119,8 @@ internal sealed class Sampler
         return order[count - 1];
     }
 
-    /// <summary>The index of the largest logit (the first on ties).</summary>
-    public static int ArgMax(ReadOnlySpan<float> logits)
-    {
-        var best = 0;
-        var bestValue = logits[0];
-        for (var i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > bestValue)
-            {
-                bestValue = logits[i];
-                best = i;
-            }
-        }
-
-        return best;
-    }
+    /// <summary>The index of the largest logit (the first on ties), vectorized: greedy decoding scans the whole vocabulary per token.</summary>
+    public static int ArgMax(ReadOnlySpan<float> logits) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
 
     /// <summary>log softmax of <paramref name="logits"/> at <paramref name="token"/>, and the <paramref name="top"/> most likely tokens.</summary>
     public static (float Logprob, (int Token, float Logprob)[] Top) Logprobs(ReadOnlySpan<float> logits, int token, int top)

@@ -43,7 +43,8 @@ internal sealed class Sequence
 
     public int Generated => Tokens.Count - PromptLength;
 
-    public bool IsPrefilling => Cached < PromptLength;
+    /// <summary>True while prompt tokens other than the last are not in the cache (the last one is decoded, see the scheduler).</summary>
+    public bool IsPrefilling => Cached < PromptLength - 1;
 
     public Channel<GenerationUpdate> Updates { get; } =
         Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });

@@ -245,18 +245,12 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     {
         var waiting = _waiting.Count;
         var blocksUsed = _cache.UsedUnits;
-        // Decode: every running sequence whose prompt is in the cache feeds its last token.
-        var decode = new List<StepItem>(_running.Count);
-        foreach (var sequence in _running)
-        {
-            if (!sequence.IsPrefilling)
-            {
-                decode.Add(new StepItem(sequence, sequence.Cached, 1));
-            }
-        }
 
-        // Prefill: prompt chunks, first come first served, within what the step's token budget leaves.
-        var budget = _settings.StepTokenBudget - decode.Count;
+        // Prefill first: prompt chunks, first come first served, within what the step's token budget leaves after one
+        // decode token per running sequence. A prompt's last token is not prefilled: it is decoded with the others, which
+        // gives the first token's logits, so prefill runs never compute logits (the vocabulary projection of every prompt
+        // position would cost as much as the whole decode of as many tokens).
+        var budget = _settings.StepTokenBudget - _running.Count;
         var prefill = new List<StepItem>();
         foreach (var sequence in _running)
         {
@@ -267,15 +261,31 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
 
             if (sequence.IsPrefilling)
             {
-                var count = Math.Min(Math.Min(sequence.PromptLength - sequence.Cached, _settings.PrefillChunk), budget);
+                var count = Math.Min(Math.Min(sequence.PromptLength - 1 - sequence.Cached, _settings.PrefillChunk), budget);
                 prefill.Add(new StepItem(sequence, sequence.Cached, count));
                 budget -= count;
             }
         }
 
-        var decodeTime = decode.Count > 0 ? await RunAsync(decode, decode: true).ConfigureAwait(false) : TimeSpan.Zero;
         var prefillTime = prefill.Count > 0 ? await RunAsync(prefill, decode: false).ConfigureAwait(false) : TimeSpan.Zero;
-        var step = new GenerationStep(_settings.Name, prefill.Count, prefill.Sum(p => p.Count), prefillTime, decode.Count, decodeTime, waiting, blocksUsed);
+
+        // Decode: every running sequence whose prompt is in the cache (but its last token) feeds its last token.
+        var decode = new List<StepItem>(_running.Count);
+        var promptTokens = prefill.Sum(p => p.Count);
+        foreach (var sequence in _running)
+        {
+            if (!sequence.IsPrefilling)
+            {
+                decode.Add(new StepItem(sequence, sequence.Cached, 1));
+                if (sequence.Cached == sequence.PromptLength - 1)
+                {
+                    promptTokens++;   // the prompt's last token
+                }
+            }
+        }
+
+        var decodeTime = decode.Count > 0 ? await RunAsync(decode, decode: true).ConfigureAwait(false) : TimeSpan.Zero;
+        var step = new GenerationStep(_settings.Name, prefill.Count, promptTokens, prefillTime, decode.Count, decodeTime, waiting, blocksUsed);
         foreach (var observer in _observers)
         {
             observer.StepExecuted(step);
@@ -294,7 +304,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await _cache.RunAsync(items, decode, _logits, CancellationToken.None).ConfigureAwait(false);
+            await _cache.RunAsync(items, decode, decode ? _logits : null, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InferenceException or InvalidOperationException or OutOfMemoryException)
         {
@@ -320,9 +330,9 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
             var item = items[b];
             var sequence = item.Sequence;
             sequence.Cached = item.Start + item.Count;
-            if (sequence.IsPrefilling)
+            if (!decode)
             {
-                continue;   // more prompt to go: no token yet
+                continue;   // prompt tokens: no token yet
             }
 
             var logits = _logits.AsSpan(b * vocab, vocab);

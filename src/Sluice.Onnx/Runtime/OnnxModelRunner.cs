@@ -165,6 +165,124 @@ public sealed class OnnxModelRunner : IModelRunner
         }
     }
 
+    /// <summary>
+    /// The no-copy path: outputs are OrtValues over the caller's pinned buffers, which ONNX Runtime fills in place (only the
+    /// nodes the requested outputs need run). With IOBinding on (device buffers) it falls back to a run and a copy.
+    /// </summary>
+    public ValueTask<RunResult> RunIntoAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<TensorData> outputs, CancellationToken cancellationToken)
+    {
+        if (_binding is not null)
+        {
+            return ((IModelRunner)new CopyingRunner(this)).RunIntoAsync(inputs, outputs, cancellationToken);
+        }
+
+        try
+        {
+            return new ValueTask<RunResult>(RunInto(inputs, outputs, cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RunResult>(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<RunResult>(e);
+        }
+    }
+
+    private RunResult RunInto(IReadOnlyList<TensorData> inputs, IReadOnlyList<TensorData> outputs, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(outputs);
+        cancellationToken.ThrowIfCancellationRequested();
+        var names = ResolveOutputs(outputs.Select(o => o.Name).ToArray());
+        var values = new OrtValue[_inputNames.Length];
+        var pins = new MemoryHandle[_inputNames.Length];
+        var outputValues = new OrtValue[outputs.Count];
+        var outputPins = new MemoryHandle[outputs.Count];
+        try
+        {
+            CheckNoUnknownInputs(inputs);
+            for (var i = 0; i < _inputNames.Length; i++)
+            {
+                values[i] = Bind(FindInput(inputs, _inputNames[i]), Signature.Inputs[i], ref pins[i]);
+            }
+
+            for (var i = 0; i < outputs.Count; i++)
+            {
+                outputValues[i] = BindOutput(outputs[i], ref outputPins[i]);
+            }
+
+            var inputEnd = Stopwatch.GetTimestamp();
+            try
+            {
+                using var runOptions = new RunOptions();
+                using var terminateOnCancel = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
+                _session.Run(runOptions, _inputNames, values, names, outputValues);
+            }
+            catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new InferenceException(InferenceError.RuntimeFailure,
+                    $"Model '{_modelName}' failed while running: {OnnxErrors.Describe(e)}", e);
+            }
+
+            var inferEnd = Stopwatch.GetTimestamp();
+            return new RunResult(outputs, inputEnd, inferEnd, inferEnd);
+        }
+        finally
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i]?.Dispose();
+                pins[i].Dispose();
+            }
+
+            for (var i = 0; i < outputValues.Length; i++)
+            {
+                outputValues[i]?.Dispose();
+                outputPins[i].Dispose();
+            }
+        }
+    }
+
+    private static unsafe OrtValue BindOutput(TensorData tensor, ref MemoryHandle pin)
+    {
+        if (!TensorShape.TryGetByteSize(tensor.DataType, tensor.Shape, out var byteSize) || byteSize != tensor.Data.Length)
+        {
+            throw new ArgumentException($"Output buffer '{tensor.Name}' of shape {TensorShape.Format(tensor.Shape)} needs {byteSize} bytes, got {tensor.Data.Length}.");
+        }
+
+        IntPtr pointer;
+        if (tensor.Data.Length == 0)
+        {
+            pointer = Marshal.UnsafeAddrOfPinnedArrayElement(s_emptyBuffer, 0);
+        }
+        else
+        {
+            pin = MemoryMarshal.AsMemory(tensor.Data).Pin();
+            pointer = (IntPtr)pin.Pointer;
+        }
+
+        return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OnnxTypeMapping.ToElementType(tensor.DataType),
+            tensor.Shape, pointer, tensor.Data.Length);
+    }
+
+    /// <summary>Exposes only <see cref="RunAsync"/>, so the interface's copying <c>RunIntoAsync</c> applies.</summary>
+    private sealed class CopyingRunner(OnnxModelRunner inner) : IModelRunner
+    {
+        public ValueTask<RunResult> RunAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken) =>
+            inner.RunAsync(inputs, outputNames, cancellationToken);
+
+        public void Dispose()
+        {
+        }
+    }
+
     private RunResult Run(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -227,9 +227,13 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
                 binding.BindOutput(_presentNames[i], values[^1]);
             }
 
-            var logitsBytes = (long)count * _spec.VocabSize * _elementSize;
-            values.Add(Device(_logitsDevice, _kvType, [1, count, _spec.VocabSize], logitsBytes));
-            binding.BindOutput("logits", values[^1]);
+            var wantLogits = !logits.IsEmpty;
+            if (wantLogits)
+            {
+                var logitsBytes = (long)count * _spec.VocabSize * _elementSize;
+                values.Add(Device(_logitsDevice, _kvType, [1, count, _spec.VocabSize], logitsBytes));
+                binding.BindOutput("logits", values[^1]);
+            }
             using var runOptions = new RunOptions();
             if (_cudaGraph)
             {
@@ -241,10 +245,13 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
                 Run(runOptions, binding);
             }
 
-            var rowBytes = (long)_spec.VocabSize * _elementSize;
-            _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
-            _memory.WaitForCopies();
-            ReadLogits(1, logits);
+            if (wantLogits)
+            {
+                var rowBytes = (long)_spec.VocabSize * _elementSize;
+                _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
+                _memory.WaitForCopies();
+                ReadLogits(1, logits);
+            }
         }
         finally
         {
