@@ -118,6 +118,9 @@ internal sealed class RecordingObserver : IGenerationObserver
     public int FirstTokens { get; private set; }
     public int NextTokens { get; private set; }
 
+    /// <summary>Called on the scheduler thread after every token past the first (tests cancel from here deterministically).</summary>
+    public Action<int>? OnNextToken { get; set; }
+
     public void FirstToken(string model, TimeSpan timeToFirstToken, TimeSpan queue)
     {
         lock (_lock)
@@ -128,10 +131,13 @@ internal sealed class RecordingObserver : IGenerationObserver
 
     public void NextToken(string model, TimeSpan interTokenLatency)
     {
+        int count;
         lock (_lock)
         {
-            NextTokens++;
+            count = ++NextTokens;
         }
+
+        OnNextToken?.Invoke(count);
     }
 
     public void SequenceEnded(string model, string protocol, FinishReason reason, GenerationUsage usage, TimeSpan p95InterTokenLatency)
