@@ -22,7 +22,7 @@ namespace Sluice.Server.Http;
 public static class KServeHttpEndpoints
 {
     private static readonly string[] Extensions =
-        ["binary_tensor_data", "model_repository", "model_repository(unload_dependents)", "statistics", "model_configuration", "schedule_policy"];
+        ["binary_tensor_data", "model_repository", "model_repository(unload_dependents)", "statistics", "model_configuration", "schedule_policy", "generate"];
 
     private static readonly string ServerVersion =
         typeof(KServeHttpEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";

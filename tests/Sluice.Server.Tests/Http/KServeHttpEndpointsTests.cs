@@ -29,6 +29,7 @@ public sealed class KServeHttpEndpointsTests(ServerFixture fixture) : IClassFixt
         var extensions = metadata["extensions"]!.AsArray().Select(static e => (string)e!).ToList();
         Assert.Contains("binary_tensor_data", extensions);
         Assert.Contains("statistics", extensions);
+        Assert.Contains("generate", extensions);   // Triton's generate extension (/v2/models/{m}/generate[_stream])
     }
 
     [Theory]
