@@ -250,13 +250,9 @@ public sealed class OnnxModelRunner : IModelRunner
         }
     }
 
-    private static unsafe OrtValue BindOutput(TensorData tensor, ref MemoryHandle pin)
+    /// <summary>An OrtValue over the tensor's own memory, pinned for the value's life (zero-byte tensors get a shared stand-in).</summary>
+    private static unsafe OrtValue Wrap(TensorData tensor, ref MemoryHandle pin)
     {
-        if (!TensorShape.TryGetByteSize(tensor.DataType, tensor.Shape, out var byteSize) || byteSize != tensor.Data.Length)
-        {
-            throw new ArgumentException($"Output buffer '{tensor.Name}' of shape {TensorShape.Format(tensor.Shape)} needs {byteSize} bytes, got {tensor.Data.Length}.");
-        }
-
         IntPtr pointer;
         if (tensor.Data.Length == 0)
         {
@@ -270,6 +266,16 @@ public sealed class OnnxModelRunner : IModelRunner
 
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OnnxTypeMapping.ToElementType(tensor.DataType),
             tensor.Shape, pointer, tensor.Data.Length);
+    }
+
+    private static OrtValue BindOutput(TensorData tensor, ref MemoryHandle pin)
+    {
+        if (!TensorShape.TryGetByteSize(tensor.DataType, tensor.Shape, out var byteSize) || byteSize != tensor.Data.Length)
+        {
+            throw new ArgumentException($"Output buffer '{tensor.Name}' of shape {TensorShape.Format(tensor.Shape)} needs {byteSize} bytes, got {tensor.Data.Length}.");
+        }
+
+        return Wrap(tensor, ref pin);
     }
 
     /// <summary>Exposes only <see cref="RunAsync"/>, so the interface's copying <c>RunIntoAsync</c> applies.</summary>
@@ -470,7 +476,7 @@ public sealed class OnnxModelRunner : IModelRunner
         throw InvalidInput($"Input '{name}' of model '{_modelName}' is missing.");
     }
 
-    private static unsafe OrtValue Bind(TensorData tensor, TensorConfig expected, ref MemoryHandle pin)
+    private static OrtValue Bind(TensorData tensor, TensorConfig expected, ref MemoryHandle pin)
     {
         CheckAgainstSignature(tensor, expected);
         if (tensor.DataType == DataType.Bytes)
@@ -484,19 +490,7 @@ public sealed class OnnxModelRunner : IModelRunner
                 $"Input '{tensor.Name}' of shape {TensorShape.Format(tensor.Shape)} and datatype {tensor.DataType.ToKServeName()} needs {byteSize} bytes, got {tensor.Data.Length}.");
         }
 
-        IntPtr pointer;
-        if (tensor.Data.Length == 0)
-        {
-            pointer = Marshal.UnsafeAddrOfPinnedArrayElement(s_emptyBuffer, 0);
-        }
-        else
-        {
-            pin = MemoryMarshal.AsMemory(tensor.Data).Pin();
-            pointer = (IntPtr)pin.Pointer;
-        }
-
-        return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OnnxTypeMapping.ToElementType(tensor.DataType),
-            tensor.Shape, pointer, tensor.Data.Length);
+        return Wrap(tensor, ref pin);
     }
 
     private static void CheckAgainstSignature(TensorData tensor, TensorConfig expected)
