@@ -98,15 +98,7 @@ public sealed class SloEvaluator : ISloEventSink
 
         foreach (var state in states)
         {
-            switch (SloEventClassifier.Classify(state.Spec, outcome))
-            {
-                case SloEventOutcome.Good:
-                    Interlocked.Increment(ref state.Good);
-                    break;
-                case SloEventOutcome.Bad:
-                    Interlocked.Increment(ref state.Bad);
-                    break;
-            }
+            Count(state, SloEventClassifier.Classify(state.Spec, outcome));
         }
     }
 
@@ -120,15 +112,20 @@ public sealed class SloEvaluator : ISloEventSink
 
         foreach (var state in states)
         {
-            switch (SloEventClassifier.Classify(state.Spec, outcome))
-            {
-                case SloEventOutcome.Good:
-                    Interlocked.Increment(ref state.Good);
-                    break;
-                case SloEventOutcome.Bad:
-                    Interlocked.Increment(ref state.Bad);
-                    break;
-            }
+            Count(state, SloEventClassifier.Classify(state.Spec, outcome));
+        }
+    }
+
+    private static void Count(SloState state, SloEventOutcome outcome)
+    {
+        switch (outcome)
+        {
+            case SloEventOutcome.Good:
+                Interlocked.Increment(ref state.Good);
+                break;
+            case SloEventOutcome.Bad:
+                Interlocked.Increment(ref state.Bad);
+                break;
         }
     }
 
