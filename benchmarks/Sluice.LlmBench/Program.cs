@@ -73,7 +73,7 @@ try
     Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {CpuName()}; model {model}; prompt {promptLength} tokens, max_tokens {maxTokens}, ignore_eos, greedy; {seconds} s per level");
 
     // Warm up: a few sequences so first-call costs stay out of the figures.
-    await Task.WhenAll(Enumerable.Range(0, 4).Select(i => OneAsync(http, model, Prompt(new Random(i), promptLength, vocab), maxTokens, null)));
+    await Task.WhenAll(Enumerable.Range(0, 4).Select(i => OneAsync(http, model, Prompt(new Random(i), promptLength, vocab), maxTokens)));
 
     var results = new List<LevelResult>();
     Console.WriteLine("| concurrency | requests | output tok/s | speedup vs c1 | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | e2e p50 |");
@@ -128,7 +128,7 @@ static async Task<LevelResult> RunLevelAsync(HttpClient http, string model, int 
         var random = new Random(1000 + c);
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            var sample = await OneAsync(http, model, Prompt(random, promptLength, vocab), maxTokens, null);
+            var sample = await OneAsync(http, model, Prompt(random, promptLength, vocab), maxTokens);
             lock (gate)
             {
                 tokens += sample.CompletionTokens;
@@ -147,7 +147,7 @@ static async Task<LevelResult> RunLevelAsync(HttpClient http, string model, int 
     return new LevelResult(concurrency, requests, tokens / elapsed, ttft, itl, e2e);
 }
 
-static async Task<Sample> OneAsync(HttpClient http, string model, int[] prompt, int maxTokens, CancellationToken? cancel)
+static async Task<Sample> OneAsync(HttpClient http, string model, int[] prompt, int maxTokens)
 {
     var body = JsonSerializer.Serialize(new
     {
