@@ -47,7 +47,8 @@ public sealed class GenerationTelemetryEndToEndTests : IDisposable
               - {name: tiny-llama-itl, model: tiny-llama, objective: 99, window: 1d, sli: {itl: {threshold: 5s, statistic: p95}}}
             """);
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-        await using var server = await StartAsync(repository, spec, clock);
+        var gate = new StepGate();
+        await using var server = await StartAsync(repository, spec, clock, gate);
         var generation = server.App.Services.GetRequiredService<IGenerationService>();
         Assert.True(generation.TryGetModel(Model, out _), "tiny-llama did not load");
         using var metrics = new HttpClient { BaseAddress = SluiceApplication.GetAddresses(server.App).Metrics };
@@ -70,14 +71,16 @@ public sealed class GenerationTelemetryEndToEndTests : IDisposable
         await using (handle)
         {
             var updates = handle.Updates().GetAsyncEnumerator();
+            gate.Close();   // the scheduler pauses after its next step, so the sequence is still running while we scrape
             Assert.True(await updates.MoveNextAsync());
             var running = await ScrapeUntilAsync(metrics, s => s.Value("sluice_llm_num_requests_running", ModelName) == 1, "the long sequence running");
             Assert.InRange(running.Value("sluice_llm_kv_cache_usage_perc", ModelName), 1e-6, 1);
             Assert.Equal(0, running.Value("sluice_llm_num_requests_waiting", ModelName));
             cancel.Cancel();
+            gate.Open();
             var cancelled = await LastAsync(updates);
             Assert.Equal(FinishReason.Cancelled, cancelled.Finish);
-            Assert.True(cancelled.Usage!.CompletionTokens is > 1 and < 1900, $"{cancelled.Usage.CompletionTokens} tokens before the cancel");
+            Assert.True(cancelled.Usage!.CompletionTokens is >= 1 and < 1900, $"{cancelled.Usage.CompletionTokens} tokens before the cancel");
 
             // :: Four sequences at once (one decode batch), each to max_tokens.
             var prompts = new[] { "Hello", "Continuous batching shares decode steps", "A KV cache of blocks", "Four" };
@@ -179,7 +182,7 @@ public sealed class GenerationTelemetryEndToEndTests : IDisposable
     /// The server over <paramref name="repository"/> with the SLO engine on <paramref name="clock"/> (it evaluates only when the
     /// test says).
     /// </summary>
-    private static async Task<StartedServer> StartAsync(string repository, string spec, FakeTimeProvider clock)
+    private static async Task<StartedServer> StartAsync(string repository, string spec, FakeTimeProvider clock, StepGate gate)
     {
         var options = new SluiceServerOptions
         {
@@ -187,13 +190,44 @@ public sealed class GenerationTelemetryEndToEndTests : IDisposable
             SloSpecPath = spec, DataDirectory = Path.Combine(Path.GetDirectoryName(repository)!, "data"),
         };
         var app = SluiceApplication.Build(options, repo => repo.RepositoryPath = repository, ["--Logging:LogLevel:Default=Warning"],
-            services => services.AddSingleton(new SloHostingSettings
+            services =>
             {
-                Clock = clock, EvaluationInterval = TimeSpan.FromDays(1), SamplingInterval = TimeSpan.FromDays(1),
-            }));
+                services.AddSingleton(new SloHostingSettings
+                {
+                    Clock = clock, EvaluationInterval = TimeSpan.FromDays(1), SamplingInterval = TimeSpan.FromDays(1),
+                });
+                services.AddSingleton<IGenerationObserver>(gate);
+            });
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return new StartedServer(app);
     }
+}
+
+/// <summary>
+/// Holds the generation scheduler after a step while closed (it is called on the scheduler thread), so a test can look at a
+/// sequence that is certainly still running however fast the engine or however slow the test's own thread.
+/// </summary>
+internal sealed class StepGate : IGenerationObserver
+{
+    private readonly ManualResetEventSlim _open = new(initialState: true);
+
+    public void Close() => _open.Reset();
+
+    public void Open() => _open.Set();
+
+    public void FirstToken(string model, TimeSpan timeToFirstToken, TimeSpan queue)
+    {
+    }
+
+    public void NextToken(string model, TimeSpan interTokenLatency)
+    {
+    }
+
+    public void SequenceEnded(string model, string protocol, FinishReason reason, GenerationUsage usage, TimeSpan p95InterTokenLatency)
+    {
+    }
+
+    public void StepExecuted(in GenerationStep step) => _open.Wait(TimeSpan.FromSeconds(30));
 }
 
 /// <summary>A started server that is stopped (drained) and disposed at the end of the test.</summary>
