@@ -224,7 +224,7 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
 
         // Eight at once: one runs, at most one waits for its slot, the others find the waiting queue full.
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => OpenAiHttp.StreamAsync(server.Client, "v1/completions",
-            new { model = "tiny-llama", prompt = "hello", max_tokens = 1500, ignore_eos = true, stream = true })));
+            new { model = "tiny-llama", prompt = "hello", max_tokens = 2040, ignore_eos = true, stream = true })));
 
         var refused = results.Where(r => (int)r.Response.StatusCode == 503).ToList();
         var served = results.Where(r => (int)r.Response.StatusCode == 200).ToList();
