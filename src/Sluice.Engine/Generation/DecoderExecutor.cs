@@ -29,7 +29,6 @@ internal sealed class DecoderExecutor
     private readonly int _layers;
     private readonly int _vocab;
     private readonly bool _hasPositionIds;
-    private readonly bool _halfLogits;
     private readonly DataType _kvType;
     private readonly string[] _outputNames;
     private readonly string[] _presentNames;
@@ -63,7 +62,6 @@ internal sealed class DecoderExecutor
             throw LoadFailed(settings, "the model has no output 'logits'");
         }
 
-        _halfLogits = logits.DataType == DataType.Fp16;
         for (var layer = 0; layer < _layers; layer++)
         {
             for (var kv = 0; kv < 2; kv++)
@@ -122,7 +120,7 @@ internal sealed class DecoderExecutor
             {
                 var rowIndex = (long)b * newTokens + items[b].Count - 1;
                 var target = logits.AsSpan(b * _vocab, _vocab);
-                if (_halfLogits)
+                if (_logitsType == DataType.Fp16)
                 {
                     var source = MemoryMarshal.Cast<byte, Half>(logitsData).Slice((int)(rowIndex * _vocab), _vocab);
                     for (var v = 0; v < _vocab; v++)
