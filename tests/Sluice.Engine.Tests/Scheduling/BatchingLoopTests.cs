@@ -187,6 +187,24 @@ public sealed class BatchingLoopTests
         await Task.WhenAll(queued.Select(p => p.Completion.Task)).WaitAsync(Safety);
     }
 
+    /// <summary>
+    /// Advances fake time by <paramref name="first"/>, then in small steps until the request completes or
+    /// <paramref name="limit"/> of fake time has passed. One step is not enough: the loop arms its timer relative to
+    /// the clock when it gets there, so an Advance that lands between its reading the clock and arming the timer
+    /// pushes the wake-up past the advanced time (a fresh-clone CI run hung that way).
+    /// </summary>
+    private static async Task AdvanceUntilDoneAsync(FakeTimeProvider time, PendingRequest request, TimeSpan first, TimeSpan limit)
+    {
+        time.Advance(first);
+        var advanced = first;
+        while (!request.Completion.Task.IsCompleted && advanced < limit)
+        {
+            await Task.Delay(10);
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            advanced += TimeSpan.FromMilliseconds(10);
+        }
+    }
+
     [Fact]
     public async Task Enqueue_WaitsPastTimeout_FailsWithQueueTimeoutAndNeverRuns()
     {
@@ -198,7 +216,7 @@ public sealed class BatchingLoopTests
         await runner.Started.WaitAsync(Safety);
         var waiting = harness.Enqueue(Requests.AddOne("m"));
 
-        time.Advance(TimeSpan.FromMilliseconds(150));
+        await AdvanceUntilDoneAsync(time, waiting, TimeSpan.FromMilliseconds(150), limit: TimeSpan.FromSeconds(1));
         var error = await Assert.ThrowsAsync<InferenceException>(() => waiting.Completion.Task.WaitAsync(Safety));
 
         Assert.Equal(InferenceError.QueueTimeout, error.Error);
@@ -219,7 +237,8 @@ public sealed class BatchingLoopTests
         await runner.Started.WaitAsync(Safety);
         var waiting = harness.Enqueue(Requests.AddOne("m", parameters: new Dictionary<string, object?> { ["timeout"] = 50_000L }));
 
-        time.Advance(TimeSpan.FromMilliseconds(60));
+        // The default timeout is 60 s: finishing within a second of fake time proves the 50 ms override won.
+        await AdvanceUntilDoneAsync(time, waiting, TimeSpan.FromMilliseconds(60), limit: TimeSpan.FromSeconds(1));
         var error = await Assert.ThrowsAsync<InferenceException>(() => waiting.Completion.Task.WaitAsync(Safety));
 
         Assert.Equal(InferenceError.QueueTimeout, error.Error);
