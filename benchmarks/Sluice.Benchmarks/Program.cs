@@ -1,6 +1,6 @@
 // Side-by-side benchmark of the serving core against a bare in-process ONNX Runtime session, on the demo MiniLM model.
 //
-//   dotnet run -c Release --project benchmarks/Sluice.Benchmarks -- latency    [--seq 128] [--rounds 5] [--requests 60]
+//   dotnet run -c Release --project benchmarks/Sluice.Benchmarks -- latency    [--seq 128] [--rounds 30] [--requests 10]
 //   dotnet run -c Release --project benchmarks/Sluice.Benchmarks -- throughput [--seq 8] [--concurrency 16] [--rounds 5] [--seconds 4]
 //
 // The server runs as a child process (the real `sluice serve`) on loopback ports; the bare session runs in this process
@@ -39,7 +39,7 @@ try
     switch (mode)
     {
         case "latency":
-            await LatencyAsync(modelPath, Arg("--seq", 128), Arg("--rounds", 5), Arg("--requests", 60), httpPort, grpcPort);
+            await LatencyAsync(modelPath, Arg("--seq", 128), Arg("--rounds", 30), Arg("--requests", 10), httpPort, grpcPort);
             break;
         case "throughput":
             await ThroughputAsync(modelPath, Arg("--seq", 8), Arg("--concurrency", 16), Arg("--rounds", 5), Arg("--seconds", 4), httpPort, grpcPort);
@@ -77,10 +77,12 @@ static async Task LatencyAsync(string modelPath, int seq, int rounds, int reques
         await grpc.ModelInferAsync(grpcRequest);
     }
 
-    // Requests interleave path by path (bare, http, grpc, bare, ...), so noise from other tenants of a shared machine
-    // falls on every path alike; a round's percentiles come from its own samples, and rounds give the spread.
-    var p50 = new Dictionary<string, List<double>> { ["bare"] = [], ["http"] = [], ["grpc"] = [] };
-    var p99 = new Dictionary<string, List<double>> { ["bare"] = [], ["http"] = [], ["grpc"] = [] };
+    // Paths take turns in short blocks (bare, http, grpc; the order rotates every round), so drift on a shared machine —
+    // which on these hosts comes in steps of a few seconds — falls on every path alike. Blocks rather than single requests:
+    // after a run, ONNX Runtime's intra-op threads spin for a while, and on two cores the bare session's spinning threads
+    // (in this process) would slow the server's next request, and the server's the next bare run; each block starts with a
+    // few unmeasured calls so the previous path's threads are asleep when its samples start. Percentiles are over all of a
+    // path's samples; the paired ratio is the median over rounds of (path's block p50 / bare's block p50 of the same round).
     Func<Task>[] calls =
     [
         () => { bare.Run(ids, 1, seq); return Task.CompletedTask; },
@@ -88,34 +90,46 @@ static async Task LatencyAsync(string modelPath, int seq, int rounds, int reques
         async () => await grpc.ModelInferAsync(grpcRequest),
     ];
     string[] names = ["bare", "http", "grpc"];
+    const int unmeasured = 3;
+    var all = names.Select(_ => new List<double>()).ToArray();
+    var ratios = names.Select(_ => new List<double>()).ToArray();
     for (var round = 0; round < rounds; round++)
     {
-        var samples = names.Select(_ => new double[requests]).ToArray();
-        for (var i = 0; i < requests; i++)
+        var blockP50 = new double[calls.Length];
+        for (var turn = 0; turn < calls.Length; turn++)
         {
-            for (var path = 0; path < calls.Length; path++)
+            var path = (turn + round) % calls.Length;
+            var block = new double[requests];
+            for (var i = -unmeasured; i < requests; i++)
             {
                 var start = Stopwatch.GetTimestamp();
                 await calls[path]();
-                samples[path][i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (i >= 0)
+                {
+                    block[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
             }
+
+            all[path].AddRange(block);
+            Array.Sort(block);
+            blockP50[path] = Percentile(block, 0.50);
         }
 
         for (var path = 0; path < calls.Length; path++)
         {
-            Array.Sort(samples[path]);
-            p50[names[path]].Add(Percentile(samples[path], 0.50));
-            p99[names[path]].Add(Percentile(samples[path], 0.99));
+            ratios[path].Add(blockP50[path] / blockP50[0]);
         }
     }
 
-    Console.WriteLine($"# latency: MiniLM batch 1, seq {seq}, concurrency 1, {rounds} rounds x {requests} requests per path, interleaved");
-    Console.WriteLine("| path | p50 ms (median of rounds) | p99 ms | p50 / bare |");
-    Console.WriteLine("|---|---|---|---|");
-    var bareP50 = Median(p50["bare"]);
-    foreach (var path in new[] { "bare", "http", "grpc" })
+    Console.WriteLine($"# latency: MiniLM batch 1, seq {seq}, concurrency 1, {rounds} rounds x {requests} requests per path, paths in rotating blocks");
+    Console.WriteLine("| path | p50 ms | p99 ms | p50 / bare (all samples) | p50 / bare (median of paired rounds) |");
+    Console.WriteLine("|---|---|---|---|---|");
+    var sorted = all.Select(values => values.Order().ToArray()).ToArray();
+    var bareP50 = Percentile(sorted[0], 0.50);
+    for (var path = 0; path < calls.Length; path++)
     {
-        Console.WriteLine($"| {path} | {Median(p50[path]):F2} | {Median(p99[path]):F2} | {Median(p50[path]) / bareP50:F3}x |");
+        var pathP50 = Percentile(sorted[path], 0.50);
+        Console.WriteLine($"| {names[path]} | {pathP50:F2} | {Percentile(sorted[path], 0.99):F2} | {pathP50 / bareP50:F3}x | {Median(ratios[path]):F3}x |");
     }
 }
 
@@ -138,6 +152,11 @@ static async Task ThroughputAsync(string modelPath, int seq, int concurrency, in
         await HttpInferAsync(http, httpBody);
         await grpc.ModelInferAsync(grpcRequest);
     }
+
+    // Warm the concurrent paths too: the first batches of each new size pay ONNX Runtime's per-shape planning and the JIT's
+    // first calls, which would otherwise land in the first round.
+    await ClosedLoopAsync(concurrency, TimeSpan.FromSeconds(2), () => HttpInferAsync(http, httpBody));
+    await ClosedLoopAsync(concurrency, TimeSpan.FromSeconds(2), async () => await grpc.ModelInferAsync(grpcRequest));
 
     var results = new Dictionary<string, List<double>>
     {
