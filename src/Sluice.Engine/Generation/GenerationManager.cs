@@ -116,7 +116,7 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
             Name = settings.Name,
             Execution = new ExecutionConfig
             {
-                ExecutionProvider = provider, IntraOpThreads = settings.IntraOpThreads, ProviderOptions = settings.ProviderOptions,
+                ExecutionProvider = provider, IntraOpThreads = settings.IntraOpThreads, ProviderOptions = WithCpuSpinDefault(settings.ProviderOptions, provider),
             },
         };
         IKvBackend? cache = null;
@@ -144,6 +144,25 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
             cache?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>How long ONNX Runtime's idle intra-op threads spin on CPU unless the model's provider_options say otherwise.</summary>
+    /// <remarks>
+    /// Between a decoder's runs the scheduler gathers the KV cache, samples and streams on the same cores; with ONNX Runtime's
+    /// default spinning its idle threads burned ~20 % of a 2-core host meanwhile (perf, concurrency 32). 50 µs still covers the
+    /// gaps between a run's own parallel sections. Measured with benchmarks/Sluice.LlmBench (BENCHMARKS.md, issue 8).
+    /// </remarks>
+    internal const string CpuSpinDurationMicroseconds = "50";
+
+    internal static IReadOnlyDictionary<string, string> WithCpuSpinDefault(IReadOnlyDictionary<string, string> options, string? provider)
+    {
+        var cpu = string.IsNullOrWhiteSpace(provider) || provider.Trim().Equals("cpu", StringComparison.OrdinalIgnoreCase);
+        if (!cpu || options.Keys.Any(static k => k.StartsWith("session.intra_op.", StringComparison.Ordinal) && k.Contains("spin", StringComparison.Ordinal)))
+        {
+            return options;
+        }
+
+        return new Dictionary<string, string>(options, StringComparer.Ordinal) { ["session.intra_op.spin_duration_us"] = CpuSpinDurationMicroseconds };
     }
 
     private BlockKvBackend CreateBlockBackend(DecoderModelSettings settings, ModelConfig config, string provider)

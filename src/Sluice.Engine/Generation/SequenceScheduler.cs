@@ -32,6 +32,11 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private float[] _logits = [];
+    private int[] _tokens = [];
+
+    /// <summary>From this many rows a decode step samples its rows in parallel: each row's sampler is its own sequence's, and
+    /// the runtime's threads are idle while the scheduler samples, so a batch's argmaxes over the vocabulary can use them.</summary>
+    private const int ParallelSamplingRows = 8;
     private int _queued;      // arrivals + waiting, for the admission bound
     private int _runningCount;
     private long _admitted;
@@ -324,23 +329,47 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+        if (decode)
+        {
+            SampleAll(items, vocab);
+        }
+
         var now = Stopwatch.GetTimestamp();
         for (var b = 0; b < items.Count; b++)
         {
             var item = items[b];
             var sequence = item.Sequence;
             sequence.Cached = item.Start + item.Count;
-            if (!decode)
+            if (decode)
             {
-                continue;   // prompt tokens: no token yet
+                Emit(sequence, _tokens[b], _logits.AsSpan(b * vocab, vocab), now);
             }
-
-            var logits = _logits.AsSpan(b * vocab, vocab);
-            var token = sequence.Sampler.Next(logits);
-            Emit(sequence, token, logits, now);
         }
 
         return elapsed;
+    }
+
+    /// <summary>Picks each decoded row's next token into <see cref="_tokens"/> (rows in parallel from <see cref="ParallelSamplingRows"/>).</summary>
+    private void SampleAll(List<StepItem> items, int vocab)
+    {
+        if (_tokens.Length < items.Count)
+        {
+            _tokens = new int[items.Count];
+        }
+
+        if (items.Count < ParallelSamplingRows)
+        {
+            for (var b = 0; b < items.Count; b++)
+            {
+                _tokens[b] = items[b].Sequence.Sampler.Next(_logits.AsSpan(b * vocab, vocab));
+            }
+
+            return;
+        }
+
+        var logits = _logits;
+        var tokens = _tokens;
+        Parallel.For(0, items.Count, b => tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab)));
     }
 
     private void Emit(Sequence sequence, int token, ReadOnlySpan<float> logits, long now)
