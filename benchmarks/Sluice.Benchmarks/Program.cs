@@ -11,11 +11,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using Microsoft.ML.OnnxRuntime;
+using Sluice.Benchmarks.Shared;
 using Sluice.Engine.Repository;
 using Sluice.Server.Grpc.Protocol;
 
@@ -38,8 +38,8 @@ var tunedGrpc = FreePort();
 var servers = new List<Process> { StartServer(repository, httpPort, grpcPort), StartServer(tunedRepository, tunedHttp, tunedGrpc) };
 try
 {
-    await WaitReadyAsync(httpPort);
-    await WaitReadyAsync(tunedHttp);
+    await WaitReadyAsync(httpPort, servers[0]);
+    await WaitReadyAsync(tunedHttp, servers[1]);
     Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {CpuName()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
     ServedConfig[] configs = [new("demo config", httpPort, grpcPort), new("throughput config", tunedHttp, tunedGrpc)];
     switch (mode)
@@ -359,60 +359,17 @@ static double Median(List<double> values)
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
+static Process StartServer(string repository, int httpPort, int grpcPort) => BenchHost.StartSluice(
+    "--model-repository", repository, "--http-port", httpPort.ToString(CultureInfo.InvariantCulture),
+    "--grpc-port", grpcPort.ToString(CultureInfo.InvariantCulture), "--metrics-port", FreePort().ToString(CultureInfo.InvariantCulture),
+    "--address", "127.0.0.1");
 
-static Process StartServer(string repository, int httpPort, int grpcPort)
-{
-    var sluice = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
-    var info = new ProcessStartInfo("dotnet")
-    {
-        ArgumentList = { sluice, "serve", "--model-repository", repository, "--http-port", httpPort.ToString(CultureInfo.InvariantCulture),
-            "--grpc-port", grpcPort.ToString(CultureInfo.InvariantCulture), "--metrics-port", FreePort().ToString(CultureInfo.InvariantCulture),
-            "--address", "127.0.0.1" },
-        RedirectStandardOutput = true,
-        RedirectStandardError = true,
-    };
-    var process = Process.Start(info)!;
-    process.OutputDataReceived += (_, e) => { if (e.Data is { } line && Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1") Console.Error.WriteLine("[server] " + line); };
-    process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) Console.Error.WriteLine("[server] " + line); };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
-}
+static Task WaitReadyAsync(int httpPort, Process server) =>
+    BenchHost.WaitForAsync($"http://127.0.0.1:{httpPort}/v2/models/minilm/ready", TimeSpan.FromSeconds(120), server);
 
-static async Task WaitReadyAsync(int httpPort)
-{
-    using var http = new HttpClient();
-    var deadline = Stopwatch.GetTimestamp();
-    while (Stopwatch.GetElapsedTime(deadline) < TimeSpan.FromSeconds(120))
-    {
-        try
-        {
-            using var response = await http.GetAsync($"http://127.0.0.1:{httpPort}/v2/models/minilm/ready");
-            if (response.IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
+static int FreePort() => BenchHost.FreePort();
 
-        await Task.Delay(200);
-    }
-
-    throw new TimeoutException("server did not become ready in 120 s");
-}
-
-static string CpuName() =>
-    File.Exists("/proc/cpuinfo")
-        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
-        : "unknown CPU";
+static string CpuName() => BenchHost.CpuName();
 
 /// <summary>The baseline: one ONNX Runtime session with the server's default options, inputs bound straight from arrays.</summary>
 internal sealed class BareSession : IDisposable

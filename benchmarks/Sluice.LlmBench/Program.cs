@@ -12,11 +12,10 @@
 
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using HdrHistogram;
+using Sluice.Benchmarks.Shared;
 using Sluice.Engine.Repository;
 
 string Arg(string name, string fallback)
@@ -57,9 +56,10 @@ if (url.Length == 0)
         DemoRepository.WriteTinyLlama(repository);
     }
 
-    var port = FreePort();
+    var port = BenchHost.FreePort();
     url = $"http://127.0.0.1:{port}";
-    server = StartServer(repository, port, Arg("--device", "cpu"));
+    server = BenchHost.StartSluice("--model-repository", repository, "--http-port", port.ToString(CultureInfo.InvariantCulture),
+        "--grpc-port", "0", "--metrics-port", "0", "--address", "127.0.0.1", "--device", Arg("--device", "cpu"));
 }
 
 try
@@ -69,8 +69,8 @@ try
         BaseAddress = new Uri(url),
         Timeout = TimeSpan.FromMinutes(10),
     };
-    await WaitReadyAsync(http, model);
-    Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {CpuName()}; model {model}; prompt {promptLength} tokens, max_tokens {maxTokens}, ignore_eos, greedy; {seconds} s per level");
+    await BenchHost.WaitForAsync(new Uri(http.BaseAddress!, $"v1/models/{model}").ToString(), TimeSpan.FromSeconds(300), server);
+    Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {BenchHost.CpuName()}; model {model}; prompt {promptLength} tokens, max_tokens {maxTokens}, ignore_eos, greedy; {seconds} s per level");
 
     // Warm up: a few sequences so first-call costs stay out of the figures.
     await Task.WhenAll(Enumerable.Range(0, 4).Select(i => OneAsync(http, model, Prompt(new Random(i), promptLength, vocab), maxTokens)));
@@ -209,59 +209,6 @@ static async Task<Sample> OneAsync(HttpClient http, string model, int[] prompt, 
     var end = Stopwatch.GetTimestamp();
     return new Sample((long)Stopwatch.GetElapsedTime(sent, first).TotalMicroseconds, (long)Stopwatch.GetElapsedTime(sent, end).TotalMicroseconds, gaps, completionTokens);
 }
-
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
-
-static Process StartServer(string repository, int port, string device)
-{
-    var sluice = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
-    var info = new ProcessStartInfo("dotnet")
-    {
-        ArgumentList = { sluice, "serve", "--model-repository", repository, "--http-port", port.ToString(CultureInfo.InvariantCulture),
-            "--grpc-port", "0", "--metrics-port", "0", "--address", "127.0.0.1", "--device", device },
-        RedirectStandardOutput = true,
-        RedirectStandardError = true,
-    };
-    var process = Process.Start(info)!;
-    process.OutputDataReceived += (_, e) => { if (e.Data is { } line && Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1") Console.Error.WriteLine("[server] " + line); };
-    process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) Console.Error.WriteLine("[server] " + line); };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
-}
-
-static async Task WaitReadyAsync(HttpClient http, string model)
-{
-    var started = Stopwatch.GetTimestamp();
-    while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(300))
-    {
-        try
-        {
-            using var response = await http.GetAsync($"v1/models/{model}");
-            if (response.IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-
-        await Task.Delay(250);
-    }
-
-    throw new TimeoutException($"model {model} not served within 300 s");
-}
-
-static string CpuName() =>
-    File.Exists("/proc/cpuinfo")
-        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
-        : "unknown CPU";
 
 internal sealed record Sample(long TtftMicros, long EndToEndMicros, List<long> GapsMicros, int CompletionTokens);
 

@@ -14,9 +14,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.ML.OnnxRuntime;
+using Sluice.Benchmarks.Shared;
 using Sluice.Engine.Repository;
 
 var mode = args.FirstOrDefault() ?? "overhead";
@@ -28,7 +28,7 @@ int Arg(string name, int fallback)
 
 var repository = Path.Combine(Path.GetTempPath(), "sluice-telemetry-bench-repo");
 var modelPath = DemoRepository.EnsureWritten(repository);
-Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {CpuName()}, load average {LoadAverage()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
+Console.WriteLine($"# machine: {Environment.ProcessorCount} cores, {BenchHost.CpuName()}, load average {LoadAverage()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
 switch (mode)
 {
     case "overhead":
@@ -321,11 +321,6 @@ static double Median(IEnumerable<double> values)
     return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 }
 
-static string CpuName() =>
-    File.Exists("/proc/cpuinfo")
-        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
-        : "unknown CPU";
-
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 internal readonly record struct RoundResult(double Throughput, double P50Ms, double P99Ms, int Requests, int Errors);
@@ -337,65 +332,30 @@ internal sealed class Server : IDisposable
 
     public Server(string repository, bool telemetry)
     {
-        HttpPort = FreePort();
-        GrpcPort = FreePort();
-        MetricsPort = FreePort();
-        var info = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList =
-            {
-                Path.Combine(AppContext.BaseDirectory, "sluice.dll"), "serve", "--model-repository", repository, "--address", "127.0.0.1",
-                "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture), "--grpc-port", GrpcPort.ToString(CultureInfo.InvariantCulture),
-                "--metrics-port", MetricsPort.ToString(CultureInfo.InvariantCulture),
-                "--data-dir", Path.Combine(Path.GetTempPath(), $"sluice-telemetry-bench-data-{HttpPort}"),
-            },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        HttpPort = BenchHost.FreePort();
+        GrpcPort = BenchHost.FreePort();
+        MetricsPort = BenchHost.FreePort();
+        List<string> arguments =
+        [
+            "--model-repository", repository, "--address", "127.0.0.1",
+            "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture), "--grpc-port", GrpcPort.ToString(CultureInfo.InvariantCulture),
+            "--metrics-port", MetricsPort.ToString(CultureInfo.InvariantCulture),
+            "--data-dir", Path.Combine(Path.GetTempPath(), $"sluice-telemetry-bench-data-{HttpPort}"),
+        ];
         if (!telemetry)
         {
-            info.ArgumentList.Add("--no-telemetry");
+            arguments.Add("--no-telemetry");
         }
 
-        _process = Process.Start(info)!;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is { } line && Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1") Console.Error.WriteLine("[server] " + line); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) Console.Error.WriteLine("[server] " + line); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = BenchHost.StartSluice([.. arguments]);
     }
 
     public int HttpPort { get; }
     public int GrpcPort { get; }
     public int MetricsPort { get; }
 
-    public async Task WaitReadyAsync()
-    {
-        using var http = new HttpClient();
-        var started = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(180))
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"sluice serve exited with {_process.ExitCode}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync($"http://127.0.0.1:{HttpPort}/v2/models/minilm/ready");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException("server did not become ready in 180 s");
-    }
+    public Task WaitReadyAsync() =>
+        BenchHost.WaitForAsync($"http://127.0.0.1:{HttpPort}/v2/models/minilm/ready", TimeSpan.FromSeconds(180), _process);
 
     public void Dispose()
     {
@@ -405,13 +365,6 @@ internal sealed class Server : IDisposable
         }
 
         _process.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 
