@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Sluice.Engine.Hosting;
 using Sluice.Server.Hosting;
 using Sluice.Server.Slo;
 using Sluice.Server.Tests.TestSupport;
@@ -18,16 +19,13 @@ namespace Sluice.Server.Tests.Slo;
 /// </summary>
 internal sealed class SloTestServer : IAsyncDisposable
 {
-    private SloTestServer(WebApplication app, SluiceAddresses addresses)
-    {
-        App = app;
-        Addresses = addresses;
-        Client = new HttpClient { BaseAddress = addresses.Http, Timeout = TimeSpan.FromSeconds(60) };
-    }
+    private readonly SluiceServer _server;
 
-    public WebApplication App { get; }
-    public SluiceAddresses Addresses { get; }
-    public HttpClient Client { get; }
+    private SloTestServer(SluiceServer server) => _server = server;
+
+    public WebApplication App => _server.App;
+    public SluiceAddresses Addresses => _server.Addresses;
+    public HttpClient Client => _server.Client;
     public SloEvaluator Evaluator => App.Services.GetRequiredService<SloEvaluator>();
 
     public static async Task<SloTestServer> StartAsync(
@@ -44,7 +42,7 @@ internal sealed class SloTestServer : IAsyncDisposable
             DataDirectory = dataDirectory,
             SloWebhookUrl = webhookUrl,
         };
-        var app = SluiceApplication.Build(options, repo => repo.RepositoryPath = repositoryPath, ["--Logging:LogLevel:Default=Warning"],
+        var server = await SluiceServer.StartAsync(options, repositoryPath, ModelControlMode.None,
             services =>
             {
                 if (clock is not null)
@@ -57,15 +55,9 @@ internal sealed class SloTestServer : IAsyncDisposable
                         WebhookFirstRetryDelay = TimeSpan.FromMilliseconds(20),
                     });
                 }
-            });
-        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        var server = new SloTestServer(app, SluiceApplication.GetAddresses(app));
-        foreach (var model in models)
-        {
-            await server.WaitUntilModelReadyAsync(model).WaitAsync(TimeSpan.FromSeconds(60));
-        }
-
-        return server;
+            },
+            models);
+        return new SloTestServer(server);
     }
 
     /// <summary>Runs one evaluation now (the fake clock's now), as the evaluation loop would.</summary>
@@ -87,24 +79,5 @@ internal sealed class SloTestServer : IAsyncDisposable
         return JsonNode.Parse(body)!.AsObject();
     }
 
-    private async Task WaitUntilModelReadyAsync(string model)
-    {
-        while (true)
-        {
-            using var response = await Client.GetAsync($"v2/models/{model}/ready");
-            if (response.StatusCode == HttpStatusCode.OK)
-            {
-                return;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(50));
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Client.Dispose();
-        await App.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        await App.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Sluice.Engine.Hosting;
 using Sluice.Server.Hosting;
 
@@ -19,7 +20,7 @@ internal sealed class SluiceServer : IAsyncDisposable
     public SluiceAddresses Addresses { get; }
     public HttpClient Client { get; }
 
-    public static async Task<SluiceServer> StartAsync(
+    public static Task<SluiceServer> StartAsync(
         TestRepository repository, Action<SluiceServerOptions>? configure = null, ModelControlMode mode = ModelControlMode.None, params string[] models)
     {
         var options = new SluiceServerOptions
@@ -28,11 +29,22 @@ internal sealed class SluiceServer : IAsyncDisposable
             DataDirectory = repository.Path + ".data",   // each server its own SLO history, beside (not inside) the repository
         };
         configure?.Invoke(options);
+        return StartAsync(options, repository.Path, mode, configureServices: null, models);
+    }
+
+    /// <summary>
+    /// Starts a server with <paramref name="options"/> (listen on 127.0.0.1, ports 0) over <paramref name="repositoryPath"/>;
+    /// <paramref name="configureServices"/> may replace our own seams (e.g. the SLO engine's clock). Returns once every one of
+    /// <paramref name="models"/> is ready.
+    /// </summary>
+    public static async Task<SluiceServer> StartAsync(
+        SluiceServerOptions options, string repositoryPath, ModelControlMode mode, Action<IServiceCollection>? configureServices, params string[] models)
+    {
         var app = SluiceApplication.Build(options, repo =>
         {
-            repo.RepositoryPath = repository.Path;
+            repo.RepositoryPath = repositoryPath;
             repo.ControlMode = mode;
-        }, ["--Logging:LogLevel:Default=Warning"]);
+        }, ["--Logging:LogLevel:Default=Warning"], configureServices);
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var server = new SluiceServer(app, SluiceApplication.GetAddresses(app));
         foreach (var model in models)
