@@ -192,7 +192,7 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
             throw new InferenceException(InferenceError.LoadFailed, $"Decoder model '{settings.Name}' uses kv_layout shared_buffer, which this host cannot run.");
         }
 
-        var options = new Dictionary<string, string>(settings.ProviderOptions, StringComparer.Ordinal);
+        var options = new Dictionary<string, string>(WithCpuSpinDefault(settings.ProviderOptions, provider), StringComparer.Ordinal);
         if (settings.CudaGraph && provider == "cuda")
         {
             options["enable_cuda_graph"] = "1";
