@@ -104,12 +104,6 @@ public static class GrafanaDashboardGenerator
 
     private static JsonObject Stat(int id, string title, string expr, string unit, JsonObject grid, (double? Value, string Color)[] steps)
     {
-        var thresholdSteps = new JsonArray();
-        foreach (var (value, color) in steps)
-        {
-            thresholdSteps.Add(new JsonObject { ["color"] = color, ["value"] = value is null ? null : JsonValue.Create(value.Value) });
-        }
-
         return new JsonObject
         {
             ["id"] = id,
@@ -124,7 +118,7 @@ public static class GrafanaDashboardGenerator
                 {
                     ["unit"] = unit,
                     ["decimals"] = 3,
-                    ["thresholds"] = new JsonObject { ["mode"] = "absolute", ["steps"] = thresholdSteps },
+                    ["thresholds"] = new JsonObject { ["mode"] = "absolute", ["steps"] = ThresholdSteps(steps) },
                 },
                 ["overrides"] = new JsonArray(),
             },
@@ -161,33 +155,9 @@ public static class GrafanaDashboardGenerator
                 $"p{quantile[2..].PadRight(2, '0')}", (refId++).ToString()));
         }
 
-        return new JsonObject
-        {
-            ["id"] = id,
-            ["type"] = "timeseries",
-            ["title"] = $"{what} (threshold {DurationText.Format(threshold)})",
-            ["description"] = $"Quantiles over 5 minutes of {histogram} for model {slo.Model}; the dashed line is the SLO threshold.",
-            ["datasource"] = DataSource(),
-            ["gridPos"] = grid,
-            ["targets"] = targets,
-            ["fieldConfig"] = new JsonObject
-            {
-                ["defaults"] = new JsonObject
-                {
-                    ["unit"] = "s",
-                    ["min"] = 0,
-                    ["custom"] = new JsonObject { ["thresholdsStyle"] = new JsonObject { ["mode"] = "dashed" } },
-                    ["thresholds"] = new JsonObject
-                    {
-                        ["mode"] = "absolute",
-                        ["steps"] = new JsonArray(
-                            new JsonObject { ["color"] = "green", ["value"] = null },
-                            new JsonObject { ["color"] = "red", ["value"] = threshold.TotalSeconds }),
-                    },
-                },
-                ["overrides"] = new JsonArray(),
-            },
-        };
+        return TimeSeries(id, $"{what} (threshold {DurationText.Format(threshold)})",
+            $"Quantiles over 5 minutes of {histogram} for model {slo.Model}; the dashed line is the SLO threshold.",
+            grid, targets, "s", [(null, "green"), (threshold.TotalSeconds, "red")]);
     }
 
     private static JsonObject BurnRates(int id, SloSpec slo, string selector, JsonObject grid)
@@ -200,34 +170,43 @@ public static class GrafanaDashboardGenerator
                 $"burn rate {window}", (refId++).ToString()));
         }
 
-        return new JsonObject
+        return TimeSeries(id, "Burn rate (page above 14.4 / 6, ticket above 3 / 1)",
+            $"Error ratio over each window divided by the error budget ({slo.ErrorBudget:0.#####}).",
+            grid, targets, "none", [(null, "green"), (1, "yellow"), (6, "orange"), (14.4, "red")]);
+    }
+
+    /// <summary>A time-series panel whose thresholds are drawn as dashed lines.</summary>
+    private static JsonObject TimeSeries(
+        int id, string title, string description, JsonObject grid, JsonArray targets, string unit, (double? Value, string Color)[] steps) => new()
+    {
+        ["id"] = id,
+        ["type"] = "timeseries",
+        ["title"] = title,
+        ["description"] = description,
+        ["datasource"] = DataSource(),
+        ["gridPos"] = grid,
+        ["targets"] = targets,
+        ["fieldConfig"] = new JsonObject
         {
-            ["id"] = id,
-            ["type"] = "timeseries",
-            ["title"] = "Burn rate (page above 14.4 / 6, ticket above 3 / 1)",
-            ["description"] = $"Error ratio over each window divided by the error budget ({slo.ErrorBudget:0.#####}).",
-            ["datasource"] = DataSource(),
-            ["gridPos"] = grid,
-            ["targets"] = targets,
-            ["fieldConfig"] = new JsonObject
+            ["defaults"] = new JsonObject
             {
-                ["defaults"] = new JsonObject
-                {
-                    ["unit"] = "none",
-                    ["min"] = 0,
-                    ["custom"] = new JsonObject { ["thresholdsStyle"] = new JsonObject { ["mode"] = "dashed" } },
-                    ["thresholds"] = new JsonObject
-                    {
-                        ["mode"] = "absolute",
-                        ["steps"] = new JsonArray(
-                            new JsonObject { ["color"] = "green", ["value"] = null },
-                            new JsonObject { ["color"] = "yellow", ["value"] = 1 },
-                            new JsonObject { ["color"] = "orange", ["value"] = 6 },
-                            new JsonObject { ["color"] = "red", ["value"] = 14.4 }),
-                    },
-                },
-                ["overrides"] = new JsonArray(),
+                ["unit"] = unit,
+                ["min"] = 0,
+                ["custom"] = new JsonObject { ["thresholdsStyle"] = new JsonObject { ["mode"] = "dashed" } },
+                ["thresholds"] = new JsonObject { ["mode"] = "absolute", ["steps"] = ThresholdSteps(steps) },
             },
-        };
+            ["overrides"] = new JsonArray(),
+        },
+    };
+
+    private static JsonArray ThresholdSteps((double? Value, string Color)[] steps)
+    {
+        var array = new JsonArray();
+        foreach (var (value, color) in steps)
+        {
+            array.Add(new JsonObject { ["color"] = color, ["value"] = value is null ? null : JsonValue.Create(value.Value) });
+        }
+
+        return array;
     }
 }
