@@ -72,8 +72,10 @@ engine_graph fp16_fused_graph "$MODELS/bert_fp16_fused.onnx"
 SB=$(ls "$MODELS"/sluice_repo/bert_sluice16/*/model.onnx 2>/dev/null | tail -1)
 [ -n "$SB" ] && engine_variant sluice_build_fp16_iobinding "$SB" && engine_graph sluice_build_fp16_graph "$SB"
 engine_variant fp16_op23_iobinding "$MODELS/bert_fp16_op23.onnx"
+engine_variant fp16_xf_iobinding "$MODELS/bert_fp16_xf.onnx"
+engine_graph fp16_xf_graph "$MODELS/bert_fp16_xf.onnx"
 # CUDA graphs on the dynamic-shape models (ONNX Runtime warns that shape nodes run on CPU; one graph per shape bucket).
-for v in fp16:bert_fp16 fp16_fused:bert_fp16_fused fp16_op23:bert_fp16_op23; do
+for v in fp16:bert_fp16 fp16_fused:bert_fp16_fused fp16_op23:bert_fp16_op23 fp16_xf:bert_fp16_xf; do
   T=60 engine_variant "${v%%:*}_dynamic_graph" "$MODELS/${v#*:}.onnx" --option enable_cuda_graph=1 --option sluice_max_shape_buckets=40
 done
 
@@ -82,11 +84,11 @@ done
 #    bert_graph  the best CUDA-graph variant, 1 instance (graph capture is process-wide on the device: one capturing
 #                instance at a time is the safe setting).
 pick() { python3 "$HERE/report.py" best "$RAW" "$1"; }
-file_of() { case "$1" in fp16_fused*) echo "$MODELS/bert_fp16_fused.onnx" ;; fp16_op23*) echo "$MODELS/bert_fp16_op23.onnx" ;; *) echo "$MODELS/bert_fp16.onnx" ;; esac; }
+file_of() { case "$1" in fp16_xf*) echo "$MODELS/bert_fp16_xf.onnx" ;; fp16_fused*) echo "$MODELS/bert_fp16_fused.onnx" ;; fp16_op23*) echo "$MODELS/bert_fp16_op23.onnx" ;; *) echo "$MODELS/bert_fp16.onnx" ;; esac; }
 BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
 log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
 REPO=$WORK/repo; rm -rf "$REPO"
-MODELS_SERVED="bert bert_graph bert_pipe bert_graph2"
+MODELS_SERVED="bert bert_graph bert_pipe"
 serve_model() {   # name variant instances preferred-batch-size(or 0) cuda-graph(0/1)
   mkdir -p "$REPO/$1/1"
   cp "$(file_of "$2")" "$REPO/$1/1/model.onnx"
@@ -108,7 +110,7 @@ YAML
 serve_model bert "$BEST" 2 0 0                # two instances, batches as large as the queue allows
 serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
 serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
-serve_model bert_graph2 "$BEST_GRAPH" 2 16 1  # the same with CUDA graphs (two instances may capture at once: last, riskiest)
+# (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
 SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR"
@@ -138,7 +140,7 @@ if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
   log "server ready (pid $SERVER, NVML hidden: $NVML_HIDDEN)"
   # Warm-up (as Triton's model_warmup would): one request of each batch size 1..32, so each CUDA-graph bucket is
   # captured before the timed runs rather than inside them. Not recorded.
-  for m in bert_graph bert_graph2; do
+  for m in bert_graph; do
     log "$m: warm-up, batch 1..32"
     for b in $(seq 1 32); do timeout 30 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 2 >/dev/null 2>&1; done
   done
@@ -149,9 +151,21 @@ if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
         T=90 bench grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing
       done
     fi
-    log "$m: grpc batch 1, concurrency 32, pooler_output"
-    T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --seconds 15 --timing
+    # 32 clients as 32 connections (independent clients), and as 32 streams on one connection (one client process).
+    for ch in 32 1; do
+      log "$m: grpc batch 1, concurrency 32, $ch channel(s), pooler_output"
+      T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds 12 --timing
+    done
   done
+  # The load tool itself (`sluice bench`, gRPC, synthesized BERT inputs): batch 1/8/32 alone, then concurrency 32.
+  for b in 1 8 32; do
+    log "sluice bench: bert_graph, batch $b, concurrency 1"
+    timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph --batch-size $b \
+      --seq-len $SEQ -c 1 -d 5s --max-trials 1 --report "$OUT/sluice_bench/bert_graph_b$b" >>"$LOG" 2>&1 || log "sluice bench failed"
+  done
+  log "sluice bench: bert, batch 1, concurrency 32"
+  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert --batch-size 1 \
+    --seq-len $SEQ -c 32 -d 10s --max-trials 1 --report "$OUT/sluice_bench/bert_c32" >>"$LOG" 2>&1 || log "sluice bench failed"
   log "bert_graph: grpc batch 1, concurrency 32, last_hidden_state"
   T=90 bench grpc --port 8001 --model bert_graph --batch 1 --seq $SEQ --concurrency 32 --seconds 10 --output last_hidden_state
 

@@ -51,11 +51,13 @@ def table(rows, baseline_path):
     card = next((r for r in rows if r.get("mode") == "card"), {})
     out.append(f"# Sluice on {card.get('name', '?')} (driver {card.get('driver', '?')}) — BERT-base, random weights, seq 128\n")
     out.append("## Engine alone (the real OnnxModelRunner, CUDA execution provider; compute_infer ends after the session stream is synchronized)\n")
-    out.append("| variant | batch | compute_infer p50 ms | p99 ms | compute_input p50 ms | compute_output p50 ms | whole run p50 ms | items/s (whole runs) |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("| variant | batch | compute_infer p50 ms | p99 ms | compute_input p50 ms | compute_output p50 ms | whole run p50 ms | items/s (whole runs) | output: first values, mean abs |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for r in engine(rows):
+        first = ", ".join(f"{v:.3f}" for v in r.get("output_first", [])[:3])
         out.append(f"| {r['name']} | {r['batch']} | {fmt(p50(r['compute_infer_ms']))} | {fmt(r['compute_infer_ms']['p99'])} | "
-                   f"{fmt(p50(r['compute_input_ms']))} | {fmt(p50(r['compute_output_ms']))} | {fmt(p50(r['wall_ms']))} | {fmt(r['items_per_s'], 0)} |")
+                   f"{fmt(p50(r['compute_input_ms']))} | {fmt(p50(r['compute_output_ms']))} | {fmt(p50(r['wall_ms']))} | {fmt(r['items_per_s'], 0)} | "
+                   f"{first}; {fmt(r.get('output_mean_abs'), 4)} |")
     failed = [r for r in rows if r.get("mode") == "engine" and "error" in r]
     for r in failed:
         out.append(f"\nfailed engine run: {r['error'][:300]}")
@@ -68,10 +70,10 @@ def table(rows, baseline_path):
         preferred = f", preferred_batch_size {c['preferred_batch_size']}" if c.get("preferred_batch_size") else ""
         out.append(f"- `{name}`: variant {c['model']}, {c['instances']} instance(s) on GPU 0, max_queue_delay {c['max_queue_delay_us']} µs{preferred}")
     out.append(f"- NVML hidden from the server process: {start.get('nvml_hidden', '?')} (see measure.log)\n")
-    out.append("| model | batch per request | concurrency | output | requests | items/s | latency p50 ms | p99 ms | server compute_infer p50 ms | server queue p50 ms | batch size p50 |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| model | batch per request | concurrency | channels | output | requests | items/s | latency p50 ms | p99 ms | server compute_infer p50 ms | server queue p50 ms | batch size p50 |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in grpc:
-        out.append(f"| {r['model']} | {r['batch']} | {r['concurrency']} | {r['output']} | {r['requests']} | {fmt(r['items_per_s'], 0)} | {fmt(p50(r['latency_ms']))} | "
+        out.append(f"| {r['model']} | {r['batch']} | {r['concurrency']} | {r.get('channels', 1)} | {r['output']} | {r['requests']} | {fmt(r['items_per_s'], 0)} | {fmt(p50(r['latency_ms']))} | "
                    f"{fmt(r['latency_ms']['p99'])} | {fmt(p50(r.get('server_compute_infer_ms')))} | {fmt(p50(r.get('server_queue_ms')))} | "
                    f"{fmt(p50(r.get('server_batch_size')))} |")
     for r in rows:
@@ -122,14 +124,16 @@ def table(rows, baseline_path):
                    f"device-resident), {ratio_min:.2f}x against its best run ({torch16['device_resident_ms']['min']:.3f} ms), vs compute_infer {ours:.3f} ms "
                    f"({b1['name']}); whole runs incl. host copies: {ratio_copies:.2f}x | {verdict(min(ratio, ratio_min) >= 3.5)} |")
     for name, c in configs.items():
-        load = next((r for r in grpc if r["model"] == name and r["concurrency"] == 32 and r["output"] == "pooler_output"), None)
         bare = next((r for r in engine(rows) if r["name"] == c["model"] and r["batch"] == 32 and r["output"] == "pooler_output"), None)
-        if load and bare:
+        for load in (r for r in grpc if r["model"] == name and r["concurrency"] == 32 and r["output"] == "pooler_output"):
+            if not bare:
+                continue
             share = load["items_per_s"] / bare["items_per_s"]
             p99 = load["latency_ms"]["p99"]
-            out.append(f"| `{name}`: throughput at concurrency 32 ≥ 80% of the bare engine's batch 32 ({c['model']}) | "
+            channels = load.get("channels", 1)
+            out.append(f"| `{name}`, {channels} channel(s): throughput at concurrency 32 ≥ 80% of the bare engine's batch 32 ({c['model']}) | "
                        f"{load['items_per_s']:.0f}/s vs {bare['items_per_s']:.0f}/s = {share:.0%} | {verdict(share >= 0.8)} |")
-            out.append(f"| `{name}`: p99 < 10 ms at concurrency 32 | {p99:.2f} ms | {verdict(p99 < 10)} |")
+            out.append(f"| `{name}`, {channels} channel(s): p99 < 10 ms at concurrency 32 | {p99:.2f} ms | {verdict(p99 < 10)} |")
     mem = next((r for r in rows if r.get("mode") == "memory"), None)
     if mem:
         used_metric = None

@@ -4,7 +4,9 @@
 //           [--option k=v ...]        the real OnnxModelRunner (what the server runs per instance), no server around it:
 //                                     compute_infer / compute_input / compute_output percentiles and batch throughput.
 //   grpc    --port P --model N [--batch 1] [--seq 128] [--concurrency 32] [--seconds 10] [--output pooler_output] [--timing]
-//           closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases from trailers.
+//           [--channels 1]    closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
+//                             from trailers. --channels N spreads the workers over N channels (HTTP/2 connections),
+//                             worker w on channel w % N: 32 independent clients have 32 connections, not one.
 //   nvml    [--pid P]                 device memory used/total and the process's own use, from NVML.
 //   llama-model --out DIR [--layers 16 --hidden 2048 --heads 32 --kv-heads 8 --head-dim 0 --inter 5632 --vocab 32000
 //           --max-len 2048 --dtype float16 --seed 1 --std 0.02 --embedding-std 0.02 --tied --storage auto|inline|external]
@@ -42,7 +44,7 @@ try
             Arg("--output", "pooler_output"), All("--option")),
         "grpc" => await Bench.GrpcAsync(IntArg("--port", 8001), Arg("--model", "bert"), IntArg("--batch", 1), IntArg("--seq", 128),
             IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
-            IntArg("--requests", 0)),
+            IntArg("--requests", 0), IntArg("--channels", 1)),
         "nvml" => Nvml.Report(IntArg("--pid", 0)),
         "llama-model" => LlamaModel.Write(Arg("--out", ""), new Sluice.Onnx.Graph.LlamaModelConfig
         {
@@ -87,9 +89,11 @@ internal static class Bench
         {
             var inputs = BertInputs(batch, seq, seed: batch);
             string[] outputs = [output];
+            float[] digest = [];
             for (var i = 0; i < 20; i++)
             {
-                runner.RunAsync(inputs, outputs, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                var warm = runner.RunAsync(inputs, outputs, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                digest = Digest(warm.Outputs[0]);
             }
 
             var infer = new double[iters];
@@ -113,6 +117,8 @@ internal static class Bench
                 mode = "engine", name, provider, batch, seq, iters, output, options = providerOptions, load_ms = Math.Round(loadMs, 1),
                 compute_infer_ms = Stats(infer), compute_input_ms = Stats(input), compute_output_ms = Stats(outputMs), wall_ms = Stats(wall),
                 items_per_s = Math.Round(iters * batch / seconds, 1),
+                output_first = digest.Take(6).Select(v => Math.Round(v, 4)).ToArray(),
+                output_mean_abs = digest.Length == 0 ? 0 : Math.Round(digest.Average(MathF.Abs), 5),
             });
         }
 
@@ -120,19 +126,20 @@ internal static class Bench
     }
 
     public static async Task<int> GrpcAsync(int port, string model, int batch, int seq, int concurrency, int seconds, string output, bool timing,
-        int requests)
+        int requests, int channelCount)
     {
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}", new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = 64 << 20,
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-        });
-        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var channels = Enumerable.Range(0, Math.Clamp(channelCount, 1, concurrency)).Select(_ => GrpcChannel.ForAddress(
+            $"http://127.0.0.1:{port}", new GrpcChannelOptions
+            {
+                MaxReceiveMessageSize = 64 << 20,
+                HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+            })).ToArray();
+        var clients = channels.Select(c => new GRPCInferenceService.GRPCInferenceServiceClient(c)).ToArray();
         var request = Request(model, batch, seq, output);
         var headers = timing ? new Metadata { { "sluice-timing", "true" } } : null;
         for (var i = 0; i < 50; i++)
         {
-            await client.ModelInferAsync(request, headers);
+            await clients[i % clients.Length].ModelInferAsync(request, headers);
         }
 
         var latencies = new List<double>[concurrency];
@@ -145,6 +152,7 @@ internal static class Bench
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
         {
             latencies[w] = []; infer[w] = []; queue[w] = []; batchSizes[w] = [];
+            var client = clients[w % clients.Length];
             for (var n = 0; n < perWorker && Stopwatch.GetElapsedTime(start) < window; n++)
             {
                 var t0 = Stopwatch.GetTimestamp();
@@ -164,13 +172,30 @@ internal static class Bench
         var all = latencies.SelectMany(l => l).ToArray();
         Print(new
         {
-            mode = "grpc", model, batch, seq, concurrency, output, seconds = Math.Round(elapsed, 2), requests = all.Length,
+            mode = "grpc", model, batch, seq, concurrency, channels = clients.Length, output, seconds = Math.Round(elapsed, 2), requests = all.Length,
             items_per_s = Math.Round(all.Length * batch / elapsed, 1), latency_ms = Stats(all),
             server_compute_infer_ms = timing ? Stats(infer.SelectMany(l => l).ToArray()) : null,
             server_queue_ms = timing ? Stats(queue.SelectMany(l => l).ToArray()) : null,
             server_batch_size = timing ? Stats(batchSizes.SelectMany(l => l).ToArray()) : null,
         });
+        foreach (var channel in channels)
+        {
+            channel.Dispose();
+        }
+
         return 0;
+    }
+
+    /// <summary>The output as floats (FP16 widened), so variants of one model can be checked against each other.</summary>
+    private static float[] Digest(TensorData tensor)
+    {
+        var bytes = tensor.Data.Span;
+        return tensor.DataType switch
+        {
+            Sluice.Core.Tensors.DataType.Fp32 => MemoryMarshal.Cast<byte, float>(bytes).ToArray(),
+            Sluice.Core.Tensors.DataType.Fp16 => MemoryMarshal.Cast<byte, Half>(bytes).ToArray().Select(h => (float)h).ToArray(),
+            _ => [],
+        };
     }
 
     private static double Us(Metadata trailers, string key) =>
