@@ -162,9 +162,58 @@ def table(rows, baseline_path):
     print("\n".join(out))
 
 
+def metrics(text):
+    """'name{labels} value;...' (a scrape flattened by serving_diag.sh) -> {name{labels}: value}."""
+    out = {}
+    for part in text.split(";"):
+        bits = part.strip().rsplit(" ", 1)
+        if len(bits) == 2:
+            try:
+                out[bits[0]] = float(bits[1])
+            except ValueError:
+                pass
+    return out
+
+
+def diag(path):
+    """gpu/serving_diag.sh's diag.jsonl -> a table: each served config at concurrency 32, with the runtime's GC and thread-pool
+    counters over the run, and the bare engine's throughput at batch 16 and 32 for the ratios."""
+    rows = load(path)
+    engines = {}
+    out = ["| GC | model | channels | items/s | vs bare b32 | latency p50 / p99 ms | compute_infer p50 / p90 / p99 ms | queue p50 / p99 ms | "
+           "batch mean | GC pause ms (run) | gen0/1/2 GCs (run) | thread-pool threads / queued after | CPU util after |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        r = row.get("result", {})
+        if r.get("mode") == "engine":
+            engines[(r["name"], r["batch"])] = r["items_per_s"]
+    out.insert(0, "Bare engine items/s: " + ", ".join(f"{k[0]} batch {k[1]} = {v:.0f}" for k, v in sorted(engines.items())) + "\n")
+    for row in rows:
+        r = row.get("result", {})
+        if r.get("mode") != "grpc":
+            continue
+        if "error" in r:
+            out.append(f"| {row['gc']} | error: {r['error'][:200]} |")
+            continue
+        b, a = metrics(row.get("before", "")), metrics(row.get("after", ""))
+        delta = lambda k: a.get(k, 0) - b.get(k, 0)
+        gens = "/".join(f"{delta('sluice_process_gc_collections_total{generation=' + g + '}'):.0f}" for g in "012")
+        pause = delta("sluice_process_gc_pause_seconds_total") * 1000
+        ref = engines.get(("op23" if r["model"].startswith("op") else "xf", 32))
+        share = f"{r['items_per_s'] / ref:.0%}" if ref else "–"
+        inf, q, lat = r["server_compute_infer_ms"], r["server_queue_ms"], r["latency_ms"]
+        out.append(f"| {row['gc']} | {r['model']} | {r.get('channels', 1)} | {r['items_per_s']:.0f} | {share} | {lat['p50']:.2f} / {lat['p99']:.2f} | "
+                   f"{inf['p50']:.2f} / {inf['p90']:.2f} / {inf['p99']:.2f} | {q['p50']:.2f} / {q['p99']:.2f} | {r['server_batch_size']['mean']:.1f} | "
+                   f"{pause:.1f} | {gens} | {a.get('sluice_process_threadpool_threads', 0):.0f} / {a.get('sluice_process_threadpool_queue_length', 0):.0f} | "
+                   f"{a.get('nv_cpu_utilization', 0):.2f} |")
+    print("\n".join(out))
+
+
 if __name__ == "__main__":
     rows = load(sys.argv[2])
-    if sys.argv[1] == "best":
+    if sys.argv[1] == "diag":
+        diag(sys.argv[2])
+    elif sys.argv[1] == "best":
         print(best(rows, sys.argv[3] if len(sys.argv) > 3 else "_iobinding"))
     else:
         table(rows, sys.argv[3] if len(sys.argv) > 3 else "")

@@ -4,7 +4,7 @@
 //           [--option k=v ...]        the real OnnxModelRunner (what the server runs per instance), no server around it:
 //                                     compute_infer / compute_input / compute_output percentiles and batch throughput.
 //   grpc    --port P --model N [--batch 1] [--seq 128] [--concurrency 32] [--seconds 10] [--output pooler_output] [--timing]
-//           [--channels 1]    closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
+//           [--channels 1] [--warmup 50]  closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
 //                             from trailers. --channels N spreads the workers over N channels (HTTP/2 connections),
 //                             worker w on channel w % N: 32 independent clients have 32 connections, not one.
 //   nvml    [--pid P]                 device memory used/total and the process's own use, from NVML.
@@ -44,7 +44,7 @@ try
             Arg("--output", "pooler_output"), All("--option")),
         "grpc" => await Bench.GrpcAsync(IntArg("--port", 8001), Arg("--model", "bert"), IntArg("--batch", 1), IntArg("--seq", 128),
             IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
-            IntArg("--requests", 0), IntArg("--channels", 1)),
+            IntArg("--requests", 0), IntArg("--channels", 1), IntArg("--warmup", 50)),
         "nvml" => Nvml.Report(IntArg("--pid", 0)),
         "llama-model" => LlamaModel.Write(Arg("--out", ""), new Sluice.Onnx.Graph.LlamaModelConfig
         {
@@ -126,7 +126,7 @@ internal static class Bench
     }
 
     public static async Task<int> GrpcAsync(int port, string model, int batch, int seq, int concurrency, int seconds, string output, bool timing,
-        int requests, int channelCount)
+        int requests, int channelCount, int warmup)
     {
         var channels = Enumerable.Range(0, Math.Clamp(channelCount, 1, concurrency)).Select(_ => GrpcChannel.ForAddress(
             $"http://127.0.0.1:{port}", new GrpcChannelOptions
@@ -137,7 +137,7 @@ internal static class Bench
         var clients = channels.Select(c => new GRPCInferenceService.GRPCInferenceServiceClient(c)).ToArray();
         var request = Request(model, batch, seq, output);
         var headers = timing ? new Metadata { { "sluice-timing", "true" } } : null;
-        for (var i = 0; i < 50; i++)
+        for (var i = 0; i < warmup; i++)
         {
             await clients[i % clients.Length].ModelInferAsync(request, headers);
         }

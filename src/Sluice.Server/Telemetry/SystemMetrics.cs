@@ -30,6 +30,25 @@ public sealed class SystemMetrics
             description: "The server process's working set (resident memory), in bytes.");
         meter.CreateObservableGauge("sluice_process_managed_heap_bytes", static () => GC.GetGCMemoryInfo().HeapSizeBytes,
             description: "The .NET managed heap size after the last garbage collection, in bytes.");
+        // Runtime stalls that show up as latency tails without any model being slow: GC pauses suspend request threads, and
+        // a starved thread pool delays every continuation.
+        meter.CreateObservableCounter("sluice_process_gc_pause_seconds", static () => GC.GetTotalPauseDuration().TotalSeconds, unit: "s",
+            description: "Total time the .NET runtime has paused the process for garbage collection, in seconds.");
+        meter.CreateObservableCounter("sluice_process_gc_collections", GcCollections,
+            description: "Garbage collections since the process started, by generation (a gen 2 collection also counts in 0 and 1).");
+        meter.CreateObservableGauge("sluice_process_threadpool_threads", static () => ThreadPool.ThreadCount,
+            description: "Threads in the .NET thread pool now.");
+        meter.CreateObservableGauge("sluice_process_threadpool_queue_length", static () => ThreadPool.PendingWorkItemCount,
+            description: "Work items queued to the .NET thread pool and not yet started (a growing queue means starved threads).");
+    }
+
+    private static IEnumerable<Measurement<long>> GcCollections()
+    {
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            yield return new Measurement<long>(GC.CollectionCount(generation),
+                new KeyValuePair<string, object?>("generation", generation.ToString(CultureInfo.InvariantCulture)));
+        }
     }
 
     private IEnumerable<Measurement<double>> CpuUtilization()

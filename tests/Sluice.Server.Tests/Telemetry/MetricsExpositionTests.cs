@@ -55,6 +55,10 @@ public sealed class MetricsExpositionTests
         Assert.InRange(scraped.Value("nv_cpu_utilization"), 0, 1);
         Assert.True(scraped.Value("sluice_process_working_set_bytes") > 0);
         Assert.True(scraped.Value("sluice_process_managed_heap_bytes") > 0);
+        Assert.Equal("counter", scraped.Types["sluice_process_gc_pause_seconds_total"]);
+        Assert.True(scraped.Value("sluice_process_gc_pause_seconds_total") >= 0);
+        Assert.Equal(["0", "1", "2"], scraped.Find("sluice_process_gc_collections_total").Select(s => s.Labels["generation"]).Order());
+        Assert.True(scraped.Value("sluice_process_threadpool_threads") > 0);
 
         // Histograms in seconds, one observation per successful request.
         foreach (var histogram in (string[])["sluice_request_duration_seconds", "sluice_request_queue_duration_seconds",

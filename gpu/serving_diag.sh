@@ -1,0 +1,86 @@
+#!/bin/bash
+# Where does concurrency-32 throughput go? One device call after gpu/measure.sh left the app and the exports on the machine:
+#   APP=/root/g/app MODELS=/root/g/models bash gpu/serving_diag.sh
+# Serves the fused export (fp16_xf) and the opset-23 export side by side in one `sluice serve --device cuda`, warms every
+# batch size 1..32 of every model first (so no shape bucket is created under load), then runs closed-loop gRPC at
+# concurrency 32 per model with the server's GC and thread-pool counters scraped before and after each run, under
+# workstation GC and again under server GC. Writes $OUT/diag.jsonl and $OUT/diag.md.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+APP=${APP:-/root/g/app}
+MODELS=${MODELS:-/root/g/models}
+OUT=${OUT:-/tmp/gpu-out}
+WORK=${WORK:-/root/g/diag}
+SEQ=128
+SECS=${SECS:-8}
+mkdir -p "$OUT" "$WORK"
+export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+RAW=$OUT/diag.jsonl
+LOG=$OUT/diag.log
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+
+REPO=$WORK/repo; rm -rf "$REPO"
+model() {   # name file instances preferred(0=none) graph(0/1) [delay_us]
+  mkdir -p "$REPO/$1/1"; ln -sf "$2" "$REPO/$1/1/model.onnx"
+  local preferred=""; [ "$4" != 0 ] && preferred="  preferred_batch_size: [ $4 ]"
+  local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
+  cat > "$REPO/$1/config.yaml" <<YAML
+max_batch_size: 32
+dynamic_batching:
+  max_queue_delay_microseconds: ${6:-500}
+$preferred
+instance_group: [ { kind: KIND_GPU, count: $3, gpus: [0] } ]
+execution:
+  provider_options:
+    sluice_max_shape_buckets: "40"
+$graph
+YAML
+}
+XF=$MODELS/bert_fp16_xf.onnx; OP23=$MODELS/bert_fp16_op23.onnx
+model xf2 "$XF" 2 0 0
+model op2 "$OP23" 2 0 0
+model xf2p "$XF" 2 16 0
+model xf1g "$XF" 1 0 1
+model xf3p "$XF" 3 16 0
+MODELS_SERVED="xf2 op2 xf2p xf1g xf3p"
+
+scrape() { curl -sf http://127.0.0.1:8002/metrics | grep -E '^sluice_process_(gc|threadpool)|^nv_cpu_utilization' | tr '\n' ';' | tr -d '"'; }
+
+run_all() {   # gc mode label, env assignments
+  local label=$1; shift
+  ( cd "$WORK" && env "$@" "$APP/sluice" serve --device cuda --model-repository "$REPO" --address 127.0.0.1 \
+      --http-port 8000 --grpc-port 8001 --metrics-port 8002 --data-dir "$WORK/data" ) > "$OUT/diag_server_$label.log" 2>&1 &
+  local server=$!
+  for i in $(seq 1 120); do
+    local all=1
+    for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
+    [ $all = 1 ] && break
+    sleep 0.5
+  done
+  log "$label: server ready (pid $server); warming batch sizes 1..32"
+  for m in $MODELS_SERVED; do
+    for b in $(seq 1 32); do
+      timeout 20 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 3 --warmup 2 >/dev/null 2>&1
+    done
+  done
+  for m in $MODELS_SERVED; do
+    for ch in 32; do
+      local before; before=$(scrape)
+      log "$label: $m concurrency 32, $ch channels"
+      local res; res=$(timeout 60 "$APP/GpuBench" grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch \
+        --seconds $SECS --timing --warmup 64 2>>"$LOG")
+      local after; after=$(scrape)
+      echo "{\"gc\":\"$label\",\"result\":$res,\"before\":\"$before\",\"after\":\"$after\"}" >> "$RAW"
+    done
+  done
+  kill $server; wait $server 2>/dev/null
+}
+# Engine references for the ratios (same call): the bare runner at batch 16 and 32.
+for v in xf:$XF op23:$OP23; do
+  timeout 60 "$APP/GpuBench" engine --model "${v#*:}" --name "${v%%:*}" --provider cuda --batches 16,32 --seq $SEQ --iters 200 \
+    2>>"$LOG" | sed 's/^/{"gc":"engine","result":/; s/$/}/' >> "$RAW"
+done
+run_all workstation DOTNET_gcServer=0
+run_all server DOTNET_gcServer=1
+python3 "$HERE/report.py" diag "$RAW" > "$OUT/diag.md" 2>>"$LOG"
+cat "$OUT/diag.md"
