@@ -74,6 +74,10 @@ SB=$(ls "$MODELS"/sluice_repo/bert_sluice16/*/model.onnx 2>/dev/null | tail -1)
 engine_variant fp16_op23_iobinding "$MODELS/bert_fp16_op23.onnx"
 engine_variant fp16_xf_iobinding "$MODELS/bert_fp16_xf.onnx"
 engine_graph fp16_xf_graph "$MODELS/bert_fp16_xf.onnx"
+# The fused export's attention kernel (ONNX Runtime prefers cuDNN SDPA on Hopper): flash (1), memory-efficient (2), unfused (16).
+for k in 1 2 16; do
+  T=60 engine_variant "fp16_xf_sdpa${k}_dynamic_graph" "$MODELS/bert_fp16_xf.onnx" --option enable_cuda_graph=1 --option sluice_max_shape_buckets=40 --option sdpa_kernel=$k
+done
 # CUDA graphs on the dynamic-shape models (ONNX Runtime warns that shape nodes run on CPU; one graph per shape bucket).
 for v in fp16:bert_fp16 fp16_fused:bert_fp16_fused fp16_op23:bert_fp16_op23 fp16_xf:bert_fp16_xf; do
   T=60 engine_variant "${v%%:*}_dynamic_graph" "$MODELS/${v#*:}.onnx" --option enable_cuda_graph=1 --option sluice_max_shape_buckets=40
@@ -88,12 +92,14 @@ file_of() { case "$1" in fp16_xf*) echo "$MODELS/bert_fp16_xf.onnx" ;; fp16_fuse
 BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
 log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
 REPO=$WORK/repo; rm -rf "$REPO"
-MODELS_SERVED="bert bert_graph bert_pipe"
+MODELS_SERVED="bert bert_graph bert_pipe bert_pipe4"
 serve_model() {   # name variant instances preferred-batch-size(or 0) cuda-graph(0/1)
   mkdir -p "$REPO/$1/1"
   cp "$(file_of "$2")" "$REPO/$1/1/model.onnx"
   local preferred=""; [ "$4" != 0 ] && preferred="  preferred_batch_size: [ $4 ]"
   local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
+  [[ "$2" =~ _sdpa([0-9]+)_ ]] && graph="$graph
+    sdpa_kernel: \"${BASH_REMATCH[1]}\""
   cat > "$REPO/$1/config.yaml" <<YAML
 max_batch_size: 32
 dynamic_batching:
@@ -110,6 +116,7 @@ YAML
 serve_model bert "$BEST" 2 0 0                # two instances, batches as large as the queue allows
 serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
 serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
+serve_model bert_pipe4 "$BEST" 4 8 0          # four instances fed 8 each: more batches overlap on the GPU and in transit
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
@@ -138,11 +145,11 @@ fi
 echo "{\"mode\":\"server_start\",\"nvml_hidden\":\"$NVML_HIDDEN\"}" >> "$RAW"
 if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
   log "server ready (pid $SERVER, NVML hidden: $NVML_HIDDEN)"
-  # Warm-up (as Triton's model_warmup would): one request of each batch size 1..32, so each CUDA-graph bucket is
-  # captured before the timed runs rather than inside them. Not recorded.
-  for m in bert_graph; do
+  # Warm-up (as Triton's model_warmup would): a few requests of each batch size 1..32 per model, so shape buckets, CUDA
+  # graphs and cuDNN attention plans are made before the timed runs rather than inside them. Not recorded.
+  for m in $MODELS_SERVED; do
     log "$m: warm-up, batch 1..32"
-    for b in $(seq 1 32); do timeout 30 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 2 >/dev/null 2>&1; done
+    for b in $(seq 1 32); do timeout 30 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 4 --warmup 4 >/dev/null 2>&1; done
   done
   for m in $MODELS_SERVED; do
     if [ $m = bert ] || [ $m = bert_graph ]; then
@@ -154,7 +161,7 @@ if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
     # 32 clients as 32 connections (independent clients), and as 32 streams on one connection (one client process).
     for ch in 32 1; do
       log "$m: grpc batch 1, concurrency 32, $ch channel(s), pooler_output"
-      T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds 12 --timing
+      T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-10} --timing --warmup 64
     done
   done
   # The load tool itself (`sluice bench`, gRPC, synthesized BERT inputs): batch 1/8/32 alone, then concurrency 32.

@@ -36,6 +36,7 @@ public sealed class OnnxModelRunner : IModelRunner
 
     /// <summary>The IOBinding path (always on cuda, on cpu when asked for); null runs bind per call as before.</summary>
     private DeviceBindingRunner? _binding;
+    private InstanceThread? _thread;
     private IDisposable? _deviceMemory;
     private bool _disposed;
 
@@ -134,6 +135,7 @@ public sealed class OnnxModelRunner : IModelRunner
         }
 
         _binding = new DeviceBindingRunner(_session, memory, _inputNames, settings.CudaGraph, settings.MaxShapeBuckets, _modelName, _instanceIndex, _logger);
+        _thread = new InstanceThread($"sluice-{_modelName}-{_instanceIndex}");
         _logger.DeviceBindingEnabled(_modelName, _instanceIndex, settings.Provider == OnnxExecutionProvider.Cpu ? "host" : "cuda",
             settings.CudaGraph, settings.MaxShapeBuckets);
     }
@@ -145,12 +147,17 @@ public sealed class OnnxModelRunner : IModelRunner
     /// <item>Run: on a <see cref="RunOptions"/> whose <c>Terminate</c> flag the token sets, so cancellation stops native work.</item>
     /// <item>Copy: each output once into a new <see cref="TensorData"/>, in the order asked for.</item>
     /// </list>
-    /// Completes synchronously; failures come back in the returned task: <see cref="OperationCanceledException"/> when the
+    /// Completes synchronously on CPU; with IOBinding on a device it runs on the instance's own thread. Failures come back in the returned task: <see cref="OperationCanceledException"/> when the
     /// token was cancelled (no outputs are returned then, even if the run finished), <see cref="InferenceException"/>
     /// (<see cref="InferenceError.InvalidInput"/> or <see cref="InferenceError.RuntimeFailure"/>) otherwise.
     /// </remarks>
     public ValueTask<RunResult> RunAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
+        if (_thread is { IsCurrent: false } thread)   // device path: every run on the instance's own thread (InstanceThread says why)
+        {
+            return new ValueTask<RunResult>(thread.Run(() => Run(inputs, outputNames, cancellationToken), cancellationToken));
+        }
+
         try
         {
             return new ValueTask<RunResult>(Run(inputs, outputNames, cancellationToken));
@@ -289,8 +296,12 @@ public sealed class OnnxModelRunner : IModelRunner
         }
     }
 
+    /// <summary>The managed thread of the latest run (tests: device-path runs all stay on the instance thread).</summary>
+    internal int LastRunThreadId { get; private set; }
+
     private RunResult Run(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
+        LastRunThreadId = Environment.CurrentManagedThreadId;
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(outputNames);
@@ -610,6 +621,7 @@ public sealed class OnnxModelRunner : IModelRunner
         }
 
         _disposed = true;
+        _thread?.Dispose();    // queued runs finish first
         _binding?.Dispose();   // its bindings and buffers belong to the session: released first
         _deviceMemory?.Dispose();
         _uncancellableRunOptions.Dispose();

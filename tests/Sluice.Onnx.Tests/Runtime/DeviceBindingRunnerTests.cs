@@ -62,6 +62,28 @@ public sealed class DeviceBindingRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_IoBindingCalledFromManyThreads_EveryRunOnTheInstanceThread()
+    {
+        // ONNX Runtime's CUDA attention keeps its cuDNN plans in thread_local caches: runs must not hop threads.
+        using var runner = Runners.Create(SampleModels.WriteAddOne(_dir.File("m.onnx")), Binding());
+        var callers = new System.Collections.Concurrent.ConcurrentBag<int>();
+        var runThreads = new System.Collections.Concurrent.ConcurrentBag<int>();
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+        {
+            callers.Add(Environment.CurrentManagedThreadId);
+            var rows = 1 + (i % 3);   // three shapes, so buckets are created from the instance thread too
+            var x = Values(rows * 4, i);
+            var result = await runner.RunAsync([TensorData.From<float>("INPUT0", [rows, 4], x)], "OUTPUT0");
+            runThreads.Add(runner.LastRunThreadId);
+            Assert.Equal(x.Select(v => v + 1f).ToArray(), result.Outputs[0].ToArray<float>());
+        })));
+
+        var runThread = Assert.Single(runThreads.Distinct());
+        Assert.DoesNotContain(runThread, callers);
+    }
+
+    [Fact]
     public async Task RunAsync_CpuIoBindingReturnedOutput_IsNotOverwrittenByLaterRun()
     {
         using var runner = Runners.Create(SampleModels.WriteAddOne(_dir.File("m.onnx")), Binding());
