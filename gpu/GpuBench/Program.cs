@@ -7,6 +7,8 @@
 //           [--channels 1] [--warmup 50]  closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
 //                             from trailers. --channels N spreads the workers over N channels (HTTP/2 connections),
 //                             worker w on channel w % N: 32 independent clients have 32 connections, not one.
+//   stub-bert --out M.onnx    a BERT-shaped model with next to no compute (pooler_output = mean of the summed inputs times a
+//                             constant row of 768): the serving path's own cost, measured without a GPU.
 //   nvml    [--pid P]                 device memory used/total and the process's own use, from NVML.
 //   llama-model --out DIR [--layers 16 --hidden 2048 --heads 32 --kv-heads 8 --head-dim 0 --inter 5632 --vocab 32000
 //           --max-len 2048 --dtype float16 --seed 1 --std 0.02 --embedding-std 0.02 --tied --storage auto|inline|external]
@@ -46,6 +48,7 @@ try
             IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
             IntArg("--requests", 0), IntArg("--channels", 1), IntArg("--warmup", 50)),
         "nvml" => Nvml.Report(IntArg("--pid", 0)),
+        "stub-bert" => StubBert.Write(Arg("--out", "")),
         "llama-model" => LlamaModel.Write(Arg("--out", ""), new Sluice.Onnx.Graph.LlamaModelConfig
         {
             Layers = IntArg("--layers", 16), Hidden = IntArg("--hidden", 2048), Heads = IntArg("--heads", 32),
@@ -359,6 +362,35 @@ internal static class LlamaModel
             data_file_bytes = files.DataPath is null ? 0 : new FileInfo(files.DataPath).Length,
             seconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 2),
         });
+        return 0;
+    }
+}
+
+/// <summary>BERT's inputs and pooler_output with almost no compute, for measuring what the serving path itself costs.</summary>
+internal static class StubBert
+{
+    public static int Write(string path)
+    {
+        if (path.Length == 0)
+        {
+            throw new ArgumentException("--out is required");
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var row = Enumerable.Range(0, 768).Select(i => (i % 7) / 7f).ToArray();
+        new Sluice.Onnx.Graph.OnnxGraphBuilder("stub_bert")
+            .Input("input_ids", Sluice.Core.Tensors.DataType.Int64, [-1, -1])
+            .Input("attention_mask", Sluice.Core.Tensors.DataType.Int64, [-1, -1])
+            .Input("token_type_ids", Sluice.Core.Tensors.DataType.Int64, [-1, -1])
+            .Initializer("row", row, [1, 768])
+            .Node("Add", ["input_ids", "attention_mask"], ["s1"])
+            .Node("Add", ["s1", "token_type_ids"], ["s2"])
+            .Node("Cast", ["s2"], ["f"], Sluice.Onnx.Graph.OnnxGraphBuilder.Attribute("to", 1L))
+            .Node("ReduceMean", ["f"], ["m"], Sluice.Onnx.Graph.OnnxGraphBuilder.Attribute("axes", [1L]))
+            .Node("Mul", ["m", "row"], ["pooler_output"])
+            .Output("pooler_output", Sluice.Core.Tensors.DataType.Fp32, [-1, 768])
+            .Save(path);
+        Console.WriteLine(JsonSerializer.Serialize(new { mode = "stub-bert", path }));
         return 0;
     }
 }
