@@ -37,6 +37,12 @@ public sealed record ModelConfig
 
     /// <summary>The model file name inside each version folder.</summary>
     public string DefaultModelFilename { get; init; } = "model.onnx";
+
+    /// <summary>
+    /// Triton's <c>model_warmup</c>: samples every instance runs before the version takes traffic (in place of the default
+    /// single run on zeros), so shape buckets, CUDA graphs and kernel plans for the shapes traffic will bring exist first.
+    /// </summary>
+    public IReadOnlyList<WarmupSample> ModelWarmup { get; init; } = [];
 }
 
 /// <summary>One input or output as the configuration declares it.</summary>
@@ -167,3 +173,18 @@ public sealed record ExecutionConfig
     /// <summary>Provider options passed through to ONNX Runtime (e.g. <c>device_id</c>, <c>trt_fp16_enable</c>).</summary>
     public IReadOnlyDictionary<string, string> ProviderOptions { get; init; } = new Dictionary<string, string>();
 }
+
+/// <summary>One <c>model_warmup</c> sample: a batch of <paramref name="BatchSize"/> built from <paramref name="Inputs"/>, run
+/// <paramref name="Count"/> times on each instance.</summary>
+/// <param name="Name">The sample's name, for logs.</param>
+/// <param name="BatchSize">Rows in the batch (the batch dimension is added when the model batches).</param>
+/// <param name="Count">How many times each instance runs it.</param>
+/// <param name="Inputs">One entry per model input.</param>
+public sealed record WarmupSample(string Name, int BatchSize, int Count, IReadOnlyList<WarmupInput> Inputs);
+
+/// <summary>One input of a <see cref="WarmupSample"/>: zeros, or random values (floats in [0, 1), integers in [0, 100)).</summary>
+/// <param name="Name">The model input.</param>
+/// <param name="DataType">Its element type.</param>
+/// <param name="Dims">Its dimensions without the batch dimension; all fixed.</param>
+/// <param name="RandomData">Random values instead of zeros.</param>
+public sealed record WarmupInput(string Name, DataType DataType, long[] Dims, bool RandomData);

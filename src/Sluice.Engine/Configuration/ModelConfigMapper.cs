@@ -59,6 +59,7 @@ internal sealed class ModelConfigMapper
             VersionPolicy = VersionPolicy(root),
             Execution = Execution(root),
             DefaultModelFilename = String(root, "default_model_filename") is { Length: > 0 } file ? file : "model.onnx",
+            ModelWarmup = ModelWarmup(root),
         };
         return new ParsedModelConfig(config, root.Has("max_batch_size"), hasDynamicBatching);
     }
@@ -107,6 +108,72 @@ internal sealed class ModelConfigMapper
         }
 
         return tensors;
+    }
+
+    /// <summary>
+    /// Triton's <c>model_warmup</c> list. Each sample: <c>name</c>, <c>batch_size</c> (default 1), <c>count</c> (default 1) and
+    /// <c>inputs</c>, a map from input name to <c>{ data_type, dims, zero_data | random_data }</c> (pbtxt <c>key</c>/<c>value</c>
+    /// entries or a YAML map). <c>input_data_file</c> is refused: the server reads no data files at load.
+    /// </summary>
+    private List<WarmupSample> ModelWarmup(ConfigMessage root)
+    {
+        var samples = new List<WarmupSample>();
+        var index = 0;
+        foreach (var node in root.GetAll("model_warmup"))
+        {
+            var path = $"model_warmup[{index++}]";
+            if (node is not ConfigMessage sample)
+            {
+                Error(node, path, $"expected a block, got {node.Describe()}");
+                continue;
+            }
+
+            var name = String(sample, "name", path + ".name") ?? path;
+            var batchSize = Int(sample, "batch_size", path + ".batch_size") ?? 1;
+            var count = Int(sample, "count", path + ".count") ?? 1;
+            if (count < 1 || count > 1000)
+            {
+                Error(sample.Get("count")!, path + ".count", $"must be from 1 to 1000, got {count}");
+            }
+
+            var inputs = new List<WarmupInput>();
+            foreach (var (inputName, value) in Parameters(sample, "inputs", path + ".inputs"))
+            {
+                var inputPath = $"{path}.inputs['{inputName}']";
+                if (value is not ConfigMessage input)
+                {
+                    Error(value, inputPath, $"expected a block, got {value.Describe()}");
+                    continue;
+                }
+
+                var type = DataType.Invalid;
+                if (input.Get("data_type") is not ConfigScalar typeScalar || !DataTypes.TryParse(typeScalar.Value, out type))
+                {
+                    Error(input.Get("data_type") ?? input, inputPath + ".data_type", "is required: a data type such as TYPE_INT64 or FP32");
+                }
+
+                var dims = new List<long>();
+                foreach (var dim in input.GetAll("dims"))
+                {
+                    if (ParseLong(dim, inputPath + ".dims") is { } d)
+                    {
+                        dims.Add(d);
+                    }
+                }
+
+                if (input.Has("input_data_file"))
+                {
+                    Error(input.Get("input_data_file")!, inputPath + ".input_data_file", "is not supported; use zero_data: true or random_data: true");
+                }
+
+                var random = Bool(input, "random_data", inputPath + ".random_data") ?? false;
+                inputs.Add(new WarmupInput(inputName, type, dims.ToArray(), random));
+            }
+
+            samples.Add(new WarmupSample(name, batchSize, Math.Clamp(count, 1, 1000), inputs));
+        }
+
+        return samples;
     }
 
     private DynamicBatchingConfig DynamicBatching(ConfigMessage root)

@@ -28,6 +28,7 @@ public sealed class ModelConfigValidation(IEnumerable<IModelConfigValidator> val
         new InstanceGroupValidator(),
         new VersionPolicyValidator(),
         new ExecutionValidator(),
+        new WarmupValidator(),
     ];
 
     /// <summary>Throws <see cref="ModelConfigException"/> listing every problem, or returns when there is none.</summary>
@@ -251,6 +252,56 @@ internal sealed class ExecutionValidator : IModelConfigValidator
         if (execution.ExecutionProvider is { } provider && !Providers.Contains(provider))
         {
             errors.Add($"{fileName}: field 'execution_provider': expected one of {string.Join(", ", Providers)}, got '{provider}'");
+        }
+    }
+}
+
+/// <summary>model_warmup: each sample names every model input once, with the input's type and fixed dims, within max_batch_size.</summary>
+internal sealed class WarmupValidator : IModelConfigValidator
+{
+    public void Validate(ModelConfig config, string fileName, ICollection<string> errors)
+    {
+        for (var i = 0; i < config.ModelWarmup.Count; i++)
+        {
+            var sample = config.ModelWarmup[i];
+            var path = $"{fileName}: field 'model_warmup[{i}]'";
+            if (config.MaxBatchSize > 0 && (sample.BatchSize < 1 || sample.BatchSize > config.MaxBatchSize))
+            {
+                errors.Add($"{path}.batch_size: must be from 1 to max_batch_size ({config.MaxBatchSize}), got {sample.BatchSize}");
+            }
+            else if (config.MaxBatchSize == 0 && sample.BatchSize > 1)
+            {
+                errors.Add($"{path}.batch_size: the model does not batch (max_batch_size 0), got {sample.BatchSize}");
+            }
+
+            foreach (var input in sample.Inputs)
+            {
+                var declared = config.Inputs.FirstOrDefault(t => t.Name == input.Name);
+                if (declared is null)
+                {
+                    errors.Add($"{path}.inputs['{input.Name}']: the model has no such input (inputs: {string.Join(", ", config.Inputs.Select(t => t.Name))})");
+                    continue;
+                }
+
+                if (declared.DataType == DataType.Bytes)
+                {
+                    errors.Add($"{path}.inputs['{input.Name}']: BYTES inputs cannot be warmed with zero_data or random_data");
+                }
+                else if (input.DataType != DataType.Invalid && input.DataType != declared.DataType)
+                {
+                    errors.Add($"{path}.inputs['{input.Name}'].data_type: the input is {declared.DataType.ToTritonConfigName()}, got {input.DataType.ToTritonConfigName()}");
+                }
+
+                if (input.Dims.Length != declared.Dims.Length || input.Dims.Where((d, k) => d < 1 || (declared.Dims[k] >= 0 && declared.Dims[k] != d)).Any())
+                {
+                    errors.Add($"{path}.inputs['{input.Name}'].dims: need {declared.Dims.Length} fixed dims matching [{string.Join(", ", declared.Dims)}], got [{string.Join(", ", input.Dims)}]");
+                }
+            }
+
+            foreach (var missing in config.Inputs.Where(t => sample.Inputs.All(w => w.Name != t.Name)))
+            {
+                errors.Add($"{path}.inputs: input '{missing.Name}' is missing (a sample gives every model input)");
+            }
         }
     }
 }

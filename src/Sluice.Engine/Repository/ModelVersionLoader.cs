@@ -133,9 +133,29 @@ internal sealed class ModelVersionLoader(
         return group.Kind == InstanceKind.Gpu && defaultDevice == "cpu" ? "cuda" : defaultDevice;
     }
 
-    /// <summary>Runs the model once on zeros (variable dimensions as 1, batch of 1), so the first request does not pay for it.</summary>
+    /// <summary>
+    /// Runs the config's <c>model_warmup</c> samples (each <c>count</c> times), or else the model once on zeros (variable
+    /// dimensions as 1, batch of 1), so the first requests do not pay for first runs. Instances warm one after another, so
+    /// CUDA graph captures never overlap.
+    /// </summary>
     internal static async Task WarmUpAsync(IModelRunner runner, ModelConfig config, CancellationToken cancellationToken)
     {
+        if (config.ModelWarmup.Count > 0)
+        {
+            var outputNames = config.Outputs.Select(o => o.Name).ToArray();
+            foreach (var sample in config.ModelWarmup)
+            {
+                var sampleInputs = WarmupInputs(sample, config);
+                for (var i = 0; i < sample.Count; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    await runner.RunAsync(sampleInputs, outputNames, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return;
+        }
+
         var inputs = new List<TensorData>(config.Inputs.Count);
         foreach (var input in config.Inputs)
         {
@@ -155,5 +175,70 @@ internal sealed class ModelVersionLoader(
 
         var result = await runner.RunAsync(inputs, config.Outputs.Select(o => o.Name).ToArray(), cancellationToken).ConfigureAwait(false);
         _ = result;
+    }
+
+    /// <summary>A warm-up sample's tensors in the model's input order: zeros, or random floats in [0, 1) / integers in [0, 100).</summary>
+    internal static TensorData[] WarmupInputs(WarmupSample sample, ModelConfig config)
+    {
+        var random = new Random(17);
+        var tensors = new TensorData[sample.Inputs.Count];
+        var order = config.Inputs.Select(t => t.Name).ToList();
+        foreach (var input in sample.Inputs.OrderBy(i => order.IndexOf(i.Name)).Select((input, index) => (input, index)))
+        {
+            var (spec, at) = input;
+            long[] shape = config.MaxBatchSize > 0 ? [sample.BatchSize, .. spec.Dims] : [.. spec.Dims];
+            TensorShape.TryGetElementCount(shape, out var count);
+            var bytes = new byte[checked(count * spec.DataType.ElementSize())];
+            if (spec.RandomData)
+            {
+                FillRandom(bytes, spec.DataType, random);
+            }
+
+            tensors[at] = new TensorData(spec.Name, spec.DataType, shape, bytes);
+        }
+
+        return tensors;
+    }
+
+    private static void FillRandom(Span<byte> bytes, DataType type, Random random)
+    {
+        switch (type)
+        {
+            case DataType.Fp32:
+                foreach (ref var v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes))
+                {
+                    v = random.NextSingle();
+                }
+
+                break;
+            case DataType.Fp16:
+                foreach (ref var v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes))
+                {
+                    v = (Half)random.NextSingle();
+                }
+
+                break;
+            case DataType.Int64:
+                foreach (ref var v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(bytes))
+                {
+                    v = random.Next(100);
+                }
+
+                break;
+            case DataType.Int32:
+                foreach (ref var v in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(bytes))
+                {
+                    v = random.Next(100);
+                }
+
+                break;
+            default:   // other types stay zeros; BOOL gets random true/false
+                for (var i = 0; i < bytes.Length; i++)
+                {
+                    bytes[i] = type == DataType.Bool ? (byte)random.Next(2) : (byte)0;
+                }
+
+                break;
+        }
     }
 }
