@@ -92,7 +92,7 @@ file_of() { case "$1" in fp16_xf*) echo "$MODELS/bert_fp16_xf.onnx" ;; fp16_fuse
 BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
 log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
 REPO=$WORK/repo; rm -rf "$REPO"
-MODELS_SERVED="bert bert_graph bert_pipe bert_pipe4"
+MODELS_SERVED="bert bert_graph bert_pipe bert_pipe4 bert_graph_pipe"
 serve_model() {   # name variant instances preferred-batch-size(or 0) cuda-graph(0/1)
   mkdir -p "$REPO/$1/1"
   cp "$(file_of "$2")" "$REPO/$1/1/model.onnx"
@@ -100,7 +100,15 @@ serve_model() {   # name variant instances preferred-batch-size(or 0) cuda-graph
   local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
   [[ "$2" =~ _sdpa([0-9]+)_ ]] && graph="$graph
     sdpa_kernel: \"${BASH_REMATCH[1]}\""
+  # model_warmup: every batch size 1..32, 5 runs each per instance, so shape buckets, cuDNN plans and CUDA graphs are made
+  # at load, one instance after another (graph captures never overlap), not under traffic.
+  local warmup="model_warmup:"
+  for b in $(seq 1 32); do
+    warmup="$warmup
+  - { name: b$b, batch_size: $b, count: 5, inputs: { input_ids: { data_type: INT64, dims: [$SEQ], zero_data: true }, attention_mask: { data_type: INT64, dims: [$SEQ], random_data: true }, token_type_ids: { data_type: INT64, dims: [$SEQ], zero_data: true } } }"
+  done
   cat > "$REPO/$1/config.yaml" <<YAML
+$warmup
 max_batch_size: 32
 dynamic_batching:
   max_queue_delay_microseconds: ${QUEUE_DELAY_US:-500}
@@ -117,6 +125,9 @@ serve_model bert "$BEST" 2 0 0                # two instances, batches as large 
 serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
 serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
 serve_model bert_pipe4 "$BEST" 4 8 0          # four instances fed 8 each: more batches overlap on the GPU and in transit
+# Two CUDA-graph instances fed 16 each (failed on 2026-11-26 when captures happened under concurrent load; model_warmup now
+# captures every bucket at load, instance by instance). Last, in case a capture error poisons the process.
+serve_model bert_graph_pipe "$BEST_GRAPH" 2 16 1
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
