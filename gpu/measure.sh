@@ -5,20 +5,10 @@
 # variant (GpuBench engine), serves the best FP16 variant with `sluice serve --device cuda` (dynamic batching,
 # max_batch_size 32), measures it over gRPC, reads GPU memory three ways, runs the PyTorch eager baseline, and writes
 # $OUT/results.md (the table), $OUT/raw.jsonl, $OUT/baseline.json, $OUT/export.json, $OUT/measure.log, $OUT/server.log.
-set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-APP=${APP:-/root/g/app}
-MODELS=${MODELS:-/root/g/models}
-OUT=${OUT:-/tmp/gpu-out}
-WORK=${WORK:-/root/g/work}
-SEQ=128
-mkdir -p "$OUT" "$WORK" "$MODELS"
-export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-export DOTNET_gcServer=0 PYTHONUNBUFFERED=1
-RAW=$OUT/raw.jsonl
-LOG=$OUT/measure.log
+source "$HERE/common.sh"
+export DOTNET_gcServer=0
 : > "$RAW"
-log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 bench() { timeout "${T:-100}" "$APP/GpuBench" "$@" 2>>"$LOG" | tee -a "$RAW"; }
 
 log "card: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"

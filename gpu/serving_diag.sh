@@ -5,23 +5,14 @@
 # batch size 1..32 of every model first (so no shape bucket is created under load), then runs closed-loop gRPC at
 # concurrency 32 per model with the server's GC and thread-pool counters scraped before and after each run, under
 # workstation GC and again under server GC. Writes $OUT/diag.jsonl and $OUT/diag.md.
-set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-APP=${APP:-/root/g/app}
-MODELS=${MODELS:-/root/g/models}
-OUT=${OUT:-/tmp/gpu-out}
-WORK=${WORK:-/root/g/diag}
-SEQ=128
+OUT=${OUT:-/tmp/gpu-out}; WORK=${WORK:-/root/g/diag}; RAW=$OUT/diag.jsonl; LOG=$OUT/diag.log
+source "$HERE/common.sh"
 SECS=${SECS:-8}
-mkdir -p "$OUT" "$WORK"
-export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-RAW=$OUT/diag.jsonl
-LOG=$OUT/diag.log
-log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
 REPO=$WORK/repo; rm -rf "$REPO"
 model() {   # name file instances preferred(0=none) graph(0/1) [delay_us]
-  mkdir -p "$REPO/$1/1"; ln -sf "$2" "$REPO/$1/1/model.onnx"
+  mkdir -p "$REPO/$1/1"; cp "$2" "$REPO/$1/1/model.onnx"   # a symlink out of the repository is refused
   local preferred=""; [ "$4" != 0 ] && preferred="  preferred_batch_size: [ $4 ]"
   local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
   cat > "$REPO/$1/config.yaml" <<YAML
