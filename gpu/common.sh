@@ -12,3 +12,36 @@ mkdir -p "$OUT" "$WORK" "$MODELS"
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+
+# The BERT export file of a measured variant name (fp16_xf_..., fp16_op23_..., ...).
+file_of() { case "$1" in fp16_xf*) echo "$MODELS/bert_fp16_xf.onnx" ;; fp16_fused*) echo "$MODELS/bert_fp16_fused.onnx" ;; fp16_op23*) echo "$MODELS/bert_fp16_op23.onnx" ;; *) echo "$MODELS/bert_fp16.onnx" ;; esac; }
+
+# Writes $REPO/<name>/config.yaml (+ the model) for one served configuration and records it in $RAW.
+serve_model() {   # name variant instances preferred-batch-size(or 0) cuda-graph(0/1)
+  mkdir -p "$REPO/$1/1"
+  cp "$(file_of "$2")" "$REPO/$1/1/model.onnx"
+  local preferred=""; [ "$4" != 0 ] && preferred="  preferred_batch_size: [ $4 ]"
+  local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
+  [[ "$2" =~ _sdpa([0-9]+)_ ]] && graph="$graph
+    sdpa_kernel: \"${BASH_REMATCH[1]}\""
+  # model_warmup: every batch size 1..32, 5 runs each per instance, so shape buckets, cuDNN plans and CUDA graphs are made
+  # at load, one instance after another (graph captures never overlap), not under traffic.
+  local warmup="model_warmup:"
+  for b in $(seq 1 32); do
+    warmup="$warmup
+  - { name: b$b, batch_size: $b, count: 5, inputs: { input_ids: { data_type: INT64, dims: [$SEQ], zero_data: true }, attention_mask: { data_type: INT64, dims: [$SEQ], random_data: true }, token_type_ids: { data_type: INT64, dims: [$SEQ], zero_data: true } } }"
+  done
+  cat > "$REPO/$1/config.yaml" <<YAML
+$warmup
+max_batch_size: 32
+dynamic_batching:
+  max_queue_delay_microseconds: ${QUEUE_DELAY_US:-500}
+$preferred
+instance_group: [ { kind: KIND_GPU, count: $3, gpus: [0] } ]
+execution:
+  provider_options:
+    sluice_max_shape_buckets: "40"
+$graph
+YAML
+  echo "{\"mode\":\"server_config\",\"served\":\"$1\",\"model\":\"$2\",\"instances\":$3,\"preferred_batch_size\":$4,\"max_queue_delay_us\":${QUEUE_DELAY_US:-500}}" >> "$RAW"
+}
