@@ -139,11 +139,11 @@ if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
   # The load tool itself (`sluice bench`, gRPC, synthesized BERT inputs): batch 1/8/32 alone, then concurrency 32.
   for b in 1 8 32; do
     log "sluice bench: bert_graph, batch $b, concurrency 1"
-    timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph --batch-size $b \
+    timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph --batch-size $b --output pooler_output \
       --seq-len $SEQ -c 1 -d 5s --max-trials 1 --report "$OUT/sluice_bench/bert_graph_b$b" >>"$LOG" 2>&1 || log "sluice bench failed"
   done
   log "sluice bench: bert, batch 1, concurrency 32"
-  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert --batch-size 1 \
+  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert --batch-size 1 --output pooler_output \
     --seq-len $SEQ -c 32 -d 10s --max-trials 1 --report "$OUT/sluice_bench/bert_c32" >>"$LOG" 2>&1 || log "sluice bench failed"
   log "bert_graph: grpc batch 1, concurrency 32, last_hidden_state"
   T=90 bench grpc --port 8001 --model bert_graph --batch 1 --seq $SEQ --concurrency 32 --seconds 10 --output last_hidden_state

@@ -93,16 +93,24 @@ public static class BenchApp
                 BatchSize = options.BatchSize, SequenceLength = options.SequenceLength, TokenMin = options.TokenRange.Min, TokenMax = options.TokenRange.Max,
             });
 
-        // :: Step 2: the protocol client.
+        // :: Step 2: the protocol client, asking for the chosen outputs (a model's large outputs cost transfer it may not need).
+        var unknown = options.Outputs.Where(o => !metadata.Outputs.Contains(o)).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new InvalidDataException($"--output: model '{options.Model}' has no output {string.Join(", ", unknown.Select(u => $"'{u}'"))} " +
+                $"(outputs: {string.Join(", ", metadata.Outputs)})");
+        }
+
+        var outputs = options.Outputs.Count > 0 ? options.Outputs : metadata.Outputs;
         IInferClient client;
         if (grpc is not null)
         {
-            grpc.Prepare(options.Model, options.ModelVersion, workload, metadata.Outputs);
+            grpc.Prepare(options.Model, options.ModelVersion, workload, outputs);
             client = grpc;
         }
         else
         {
-            client = new HttpInferClient(options.HttpUrl, options.Model, options.ModelVersion, workload, metadata.Outputs,
+            client = new HttpInferClient(options.HttpUrl, options.Model, options.ModelVersion, workload, outputs,
                 binary: options.Protocol == BenchProtocol.HttpBinary, httpClient);
         }
 

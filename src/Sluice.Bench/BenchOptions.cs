@@ -33,6 +33,9 @@ public sealed class BenchOptions
     /// <summary>Input data files (one JSON request body, or NAME=file.npy entries), or empty to synthesize inputs.</summary>
     public IReadOnlyList<string> InputData { get; set; } = [];
 
+    /// <summary>Outputs to ask for; empty asks for every output the model has.</summary>
+    public IReadOnlyList<string> Outputs { get; set; } = [];
+
     /// <summary>Closed-loop concurrencies, or null.</summary>
     public IReadOnlyList<int>? Concurrency { get; set; }
 

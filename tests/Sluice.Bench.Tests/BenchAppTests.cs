@@ -47,6 +47,38 @@ public sealed class BenchAppTests(BenchServerFixture server) : IDisposable
         return path;
     }
 
+    [Theory]
+    [InlineData(BenchProtocol.Grpc)]
+    [InlineData(BenchProtocol.Http)]
+    [InlineData(BenchProtocol.HttpBinary)]
+    public async Task RunAsync_NamedOutput_RunsOverEveryProtocol(BenchProtocol protocol)
+    {
+        var (console, output) = TestConsoles.Create();
+        var options = Options("add_one", o =>
+        {
+            o.Protocol = protocol;
+            o.Concurrency = [1];
+            o.Outputs = ["OUTPUT0"];
+        });
+
+        var exit = await BenchApp.RunAsync(options, console, CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.True(exit == BenchExitCodes.Success, output.ToString());
+        Assert.Contains(" 0 failed", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_UnknownOutput_IsAUsageErrorListingTheModelsOutputs()
+    {
+        var (console, output) = TestConsoles.Create();
+        var options = Options("add_one", o => { o.Concurrency = [1]; o.Outputs = ["OUTPUT9"]; });
+
+        var exit = await BenchApp.RunAsync(options, console, CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.Equal(BenchExitCodes.UsageError, exit);
+        Assert.Contains("--output: model 'add_one' has no output 'OUTPUT9' (outputs: OUTPUT0)", output.ToString().ReplaceLineEndings(""), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_SweepWithReport_WritesCsvJsonAndPlots()
     {

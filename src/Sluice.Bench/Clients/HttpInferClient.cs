@@ -37,7 +37,7 @@ public sealed class HttpInferClient : IInferClient
         }
         else
         {
-            _body = EncodeJson(workload);
+            _body = EncodeJson(workload, outputs);
         }
 
         Protocol = binary ? "http-binary" : "http";
@@ -139,8 +139,8 @@ public sealed class HttpInferClient : IInferClient
             ? value
             : null;
 
-    /// <summary>The JSON request body: every input's data as a flat array.</summary>
-    internal static byte[] EncodeJson(Workload.Workload workload)
+    /// <summary>The JSON request body: every input's data as a flat array, and the outputs asked for (all when none are named).</summary>
+    internal static byte[] EncodeJson(Workload.Workload workload, IReadOnlyList<string>? outputs = null)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -157,6 +157,19 @@ public sealed class HttpInferClient : IInferClient
             }
 
             writer.WriteEndArray();
+            if (outputs is { Count: > 0 })
+            {
+                writer.WriteStartArray("outputs");
+                foreach (var output in outputs)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("name", output);
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
+            }
+
             writer.WriteEndObject();
         }
 

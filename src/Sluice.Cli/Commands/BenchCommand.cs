@@ -66,6 +66,12 @@ public static class BenchCommand
             Arity = ArgumentArity.ZeroOrMore,
             HelpName = "FILE",
         };
+        var output = new Option<string[]>("--output")
+        {
+            Description = "An output to ask for (repeatable); default: every output of the model. Large outputs the client does not need cost transfer time.",
+            Arity = ArgumentArity.ZeroOrMore,
+            HelpName = "NAME",
+        };
         var concurrency = new Option<string?>("--concurrency", "-c")
         {
             Description = "Closed loop: requests kept in flight; a level (8), a list (1,2,8) or a sweep (1:64:x2, 4:32:+4).",
@@ -153,7 +159,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Load-test a KServe v2 server: latency percentiles, throughput, server-side breakdown, peak calibration and SLO goodput.")
         {
-            url, grpcUrl, protocol, model, version, batchSize, seqLen, tokenRange, inputData, concurrency, rate, arrival, duration, requests,
+            url, grpcUrl, protocol, model, version, batchSize, seqLen, tokenRange, inputData, output, concurrency, rate, arrival, duration, requests,
             warmup, stability, maxTrials, maxInFlight, inProcess, calibrate, repository, slo, goodputStart, goodputPrecision, report,
         };
 
@@ -167,6 +173,7 @@ public static class BenchCommand
                 BatchSize = parse.GetValue(batchSize),
                 SequenceLength = parse.GetValue(seqLen),
                 InputData = parse.GetValue(inputData) ?? [],
+                Outputs = parse.GetValue(output) ?? [],
                 Arrival = parse.GetValue(arrival) == "poisson" ? ArrivalPattern.Poisson : ArrivalPattern.Constant,
                 Warmup = parse.GetValue(warmup),
                 StabilityPercentage = parse.GetValue(stability),
