@@ -54,7 +54,7 @@ internal sealed class InstanceThread : IDisposable
                 }
             });
         }
-        catch (InvalidOperationException)   // disposed: adding was completed
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)   // disposed: adding was completed
         {
             completion.TrySetException(new ObjectDisposedException(_thread.Name));
         }
