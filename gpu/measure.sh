@@ -130,8 +130,9 @@ if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
         T=90 bench grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing
       done
     fi
-    # 32 clients as 32 connections (independent clients), and as 32 streams on one connection (one client process).
-    for ch in 32 1; do
+    # 32 clients on one connection (one client process), on 4, and on 32 (independent clients): one connection's read and
+    # write loops serialize a cohort's requests, many connections cost CPU (2026-11-26: 1 beat 32 by 5-10 points).
+    for ch in ${C32_CHANNELS:-1 4 32}; do
       log "$m: grpc batch 1, concurrency 32, $ch channel(s), pooler_output"
       T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-10} --timing --warmup 64
     done
