@@ -169,7 +169,7 @@ def metrics(text):
         bits = part.strip().rsplit(" ", 1)
         if len(bits) == 2:
             try:
-                out[bits[0]] = float(bits[1])
+                out[bits[0].replace("{}", "")] = float(bits[1])   # the exposition writes unlabeled series as name{}
             except ValueError:
                 pass
     return out
