@@ -117,13 +117,15 @@ public sealed class BenchRunnerTests(BenchServerFixture server)
         using var __ = client;
         var runner = new BenchRunner(client, control, new BenchSettings
         {
-            Model = "add_one", Window = MeasurementWindow.Count(100), Warmup = TimeSpan.Zero, MaxTrials = 8, StabilityPercentage = 99,
+            Model = "add_one", Window = MeasurementWindow.Count(100), Warmup = TimeSpan.Zero, MaxTrials = 8, StabilityPercentage = 200,
         });
 
         var step = await runner.RunStepAsync(LoadLevel.Open(400), 0, 1, CancellationToken.None).WaitAsync(Timeout);
 
         Assert.True(step.Stable);
-        Assert.Equal(3, step.Trials);   // at 99% every trio agrees: the rule stops at the first three windows
+        // Three non-negative values all lie within 200% of their mean, so every trio agrees and the rule stops at the first
+        // three windows. (At 99% a single p99 spike on a loaded 2-core machine once made a fourth window.)
+        Assert.Equal(3, step.Trials);
         Assert.Equal(300, step.Recorder.Successes);
         Assert.Equal(300, step.Server!.Success.Count);
     }

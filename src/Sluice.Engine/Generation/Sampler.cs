@@ -119,8 +119,28 @@ internal sealed class Sampler
         return order[count - 1];
     }
 
-    /// <summary>The index of the largest logit (the first on ties), vectorized: greedy decoding scans the whole vocabulary per token.</summary>
-    public static int ArgMax(ReadOnlySpan<float> logits) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+    /// <summary>
+    /// The index of the largest logit (the first on ties; the first NaN if there is one), as <c>TensorPrimitives.IndexOfMax</c>
+    /// gives it, in two plain vector passes: the maximum, then the first element with its exact bits. Greedy decoding scans
+    /// the whole vocabulary per token; on this 2-core Zen 5 the two passes took 0.15-0.32 ms for 32 rows of GPT-2's 50257 logits
+    /// against 0.55-1.7 ms for IndexOfMax, which tracks an index per lane. A zero maximum (+0 and -0 compare equal but differ in
+    /// bits) and NaN take IndexOfMax.
+    /// </summary>
+    public static int ArgMax(ReadOnlySpan<float> logits)
+    {
+        if (logits.IsEmpty)
+        {
+            return -1;
+        }
+
+        var max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
+        if (float.IsNaN(max) || max == 0f)
+        {
+            return System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+        }
+
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(logits).IndexOf(BitConverter.SingleToInt32Bits(max));
+    }
 
     /// <summary>log softmax of <paramref name="logits"/> at <paramref name="token"/>, and the <paramref name="top"/> most likely tokens.</summary>
     public static (float Logprob, (int Token, float Logprob)[] Top) Logprobs(ReadOnlySpan<float> logits, int token, int top)
