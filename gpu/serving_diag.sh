@@ -1,8 +1,9 @@
 #!/bin/bash
 # Where does concurrency-32 throughput go? One device call after gpu/measure.sh left the app and the exports on the machine:
 #   APP=/root/g/app MODELS=/root/g/models bash gpu/serving_diag.sh
-# Serves the fused export (fp16_xf) and the opset-23 export side by side in one `sluice serve --device cuda`, warms every
-# batch size 1..32 of every model first (so no shape bucket is created under load), then runs closed-loop gRPC at
+# Serves the fused export (fp16_xf) and the opset-23 export side by side in one `sluice serve --device cuda` (configs from
+# common.sh's serve_model, which also warms every batch size at load), warms every batch size 1..32 of every model again
+# from a client (so no shape bucket is created under load), then runs closed-loop gRPC at
 # concurrency 32 per model with the server's GC and thread-pool counters scraped before and after each run, under
 # workstation GC and again under server GC. Writes $OUT/diag.jsonl and $OUT/diag.md.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -11,28 +12,11 @@ source "$HERE/common.sh"
 SECS=${SECS:-8}
 
 REPO=$WORK/repo; rm -rf "$REPO"
-model() {   # name file instances preferred(0=none) graph(0/1) [delay_us]
-  mkdir -p "$REPO/$1/1"; cp "$2" "$REPO/$1/1/model.onnx"   # a symlink out of the repository is refused
-  local preferred=""; [ "$4" != 0 ] && preferred="  preferred_batch_size: [ $4 ]"
-  local graph=""; [ "$5" = 1 ] && graph='    enable_cuda_graph: "1"'
-  cat > "$REPO/$1/config.yaml" <<YAML
-max_batch_size: 32
-dynamic_batching:
-  max_queue_delay_microseconds: ${6:-500}
-$preferred
-instance_group: [ { kind: KIND_GPU, count: $3, gpus: [0] } ]
-execution:
-  provider_options:
-    sluice_max_shape_buckets: "40"
-$graph
-YAML
-}
-XF=$MODELS/bert_fp16_xf.onnx; OP23=$MODELS/bert_fp16_op23.onnx
-model xf2 "$XF" 2 0 0
-model op2 "$OP23" 2 0 0
-model xf2p "$XF" 2 16 0
-model xf1g "$XF" 1 0 1
-model xf3p "$XF" 3 16 0
+serve_model xf2 fp16_xf_iobinding 2 0 0
+serve_model op2 fp16_op23_iobinding 2 0 0
+serve_model xf2p fp16_xf_iobinding 2 16 0
+serve_model xf1g fp16_xf_dynamic_graph 1 0 1
+serve_model xf3p fp16_xf_iobinding 3 16 0
 MODELS_SERVED="xf2 op2 xf2p xf1g xf3p"
 
 scrape() { curl -sf http://127.0.0.1:8002/metrics | grep -E '^sluice_process_(gc|threadpool)|^nv_cpu_utilization' | tr '\n' ';' | tr -d '"'; }
@@ -67,7 +51,7 @@ run_all() {   # gc mode label, env assignments
   kill $server; wait $server 2>/dev/null
 }
 # Engine references for the ratios (same call): the bare runner at batch 16 and 32.
-for v in xf:$XF op23:$OP23; do
+for v in xf:$MODELS/bert_fp16_xf.onnx op23:$MODELS/bert_fp16_op23.onnx; do
   timeout 60 "$APP/GpuBench" engine --model "${v#*:}" --name "${v%%:*}" --provider cuda --batches 16,32 --seq $SEQ --iters 200 \
     2>>"$LOG" | sed 's/^/{"gc":"engine","result":/; s/$/}/' >> "$RAW"
 done
