@@ -181,11 +181,12 @@ internal sealed class ModelVersionLoader(
     internal static TensorData[] WarmupInputs(WarmupSample sample, ModelConfig config)
     {
         var random = new Random(17);
-        var tensors = new TensorData[sample.Inputs.Count];
         var order = config.Inputs.Select(t => t.Name).ToList();
-        foreach (var input in sample.Inputs.OrderBy(i => order.IndexOf(i.Name)).Select((input, index) => (input, index)))
+        var specs = sample.Inputs.OrderBy(i => order.IndexOf(i.Name)).ToArray();
+        var tensors = new TensorData[specs.Length];
+        for (var at = 0; at < specs.Length; at++)
         {
-            var (spec, at) = input;
+            var spec = specs[at];
             long[] shape = config.MaxBatchSize > 0 ? [sample.BatchSize, .. spec.Dims] : [.. spec.Dims];
             TensorShape.TryGetElementCount(shape, out var count);
             var bytes = new byte[checked(count * spec.DataType.ElementSize())];
