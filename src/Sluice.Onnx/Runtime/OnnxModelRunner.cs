@@ -147,13 +147,14 @@ public sealed class OnnxModelRunner : IModelRunner
     /// <item>Run: on a <see cref="RunOptions"/> whose <c>Terminate</c> flag the token sets, so cancellation stops native work.</item>
     /// <item>Copy: each output once into a new <see cref="TensorData"/>, in the order asked for.</item>
     /// </list>
-    /// Completes synchronously on CPU; with IOBinding on a device it runs on the instance's own thread. Failures come back in the returned task: <see cref="OperationCanceledException"/> when the
+    /// Completes synchronously on the per-call path; with IOBinding (always on CUDA, on CPU when asked for) it runs on the
+    /// instance's own thread. Failures come back in the returned task: <see cref="OperationCanceledException"/> when the
     /// token was cancelled (no outputs are returned then, even if the run finished), <see cref="InferenceException"/>
     /// (<see cref="InferenceError.InvalidInput"/> or <see cref="InferenceError.RuntimeFailure"/>) otherwise.
     /// </remarks>
     public ValueTask<RunResult> RunAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
-        if (_thread is { IsCurrent: false } thread)   // device path: every run on the instance's own thread (InstanceThread says why)
+        if (_thread is { IsCurrent: false } thread)   // IOBinding path: every run on the instance's own thread (InstanceThread says why)
         {
             return new ValueTask<RunResult>(thread.Run(() => Run(inputs, outputNames, cancellationToken), cancellationToken));
         }
