@@ -81,7 +81,7 @@ pick() { python3 "$HERE/report.py" best "$RAW" "$1"; }
 BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
 log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
 REPO=$WORK/repo; rm -rf "$REPO"
-MODELS_SERVED="bert bert_graph bert_pipe bert_pipe4 bert_graph_pipe"
+MODELS_SERVED="bert bert_graph bert_pipe bert_pipe4 bert_graph_pipe bert_graph_pipe4"
 serve_model bert "$BEST" 2 0 0                # two instances, batches as large as the queue allows
 serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
 serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
@@ -89,6 +89,7 @@ serve_model bert_pipe4 "$BEST" 4 8 0          # four instances fed 8 each: more 
 # Two CUDA-graph instances fed 16 each (failed on 2026-11-26 when captures happened under concurrent load; model_warmup now
 # captures every bucket at load, instance by instance). Last, in case a capture error poisons the process.
 serve_model bert_graph_pipe "$BEST_GRAPH" 2 16 1
+serve_model bert_graph_pipe4 "$BEST_GRAPH" 4 8 1   # four graph instances fed 8 each: more cohorts in flight, graphs at batch 8
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
