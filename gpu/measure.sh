@@ -118,12 +118,8 @@ fi
 echo "{\"mode\":\"server_start\",\"nvml_hidden\":\"$NVML_HIDDEN\"}" >> "$RAW"
 if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
   log "server ready (pid $SERVER, NVML hidden: $NVML_HIDDEN)"
-  # Warm-up (as Triton's model_warmup would): a few requests of each batch size 1..32 per model, so shape buckets, CUDA
-  # graphs and cuDNN attention plans are made before the timed runs rather than inside them. Not recorded.
-  for m in $MODELS_SERVED; do
-    log "$m: warm-up, batch 1..32"
-    for b in $(seq 1 32); do timeout 30 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 4 --warmup 4 >/dev/null 2>&1; done
-  done
+  # No client warm-up: every served config carries model_warmup (serve_model), so shape buckets, CUDA graphs and cuDNN
+  # attention plans were made while the versions loaded (pipe_check.sh at 08:00 served that way without one).
   for m in $MODELS_SERVED; do
     if [ $m = bert ] || [ $m = bert_graph ]; then
       for b in 1 8 32; do
