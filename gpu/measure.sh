@@ -98,7 +98,7 @@ start_server() {   # extra LD_LIBRARY_PATH prefix
   ( cd "$SERVE_DIR" && LD_LIBRARY_PATH="$1$LD_LIBRARY_PATH" exec "$APP/sluice" serve --device cuda --model-repository "$REPO" \
       --address 127.0.0.1 --http-port 8000 --grpc-port 8001 --data-dir "$SERVE_DIR/data" ) > "$OUT/server.log" 2>&1 &
   SERVER=$!
-  for i in $(seq 1 ${READY_WAIT:-120}); do
+  for i in $(seq 1 ${READY_WAIT:-360}); do
     local all=1
     for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
     [ $all = 1 ] && return 0
@@ -109,7 +109,7 @@ start_server() {   # extra LD_LIBRARY_PATH prefix
 }
 NVML_HIDDEN=false
 if ! start_server ""; then
-  log "server not ready in $((${READY_WAIT:-120} / 2)) s with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
+  log "server not ready in $((${READY_WAIT:-360} / 2)) s with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
   cp "$OUT/server.log" "$OUT/server-nvml.log"
   kill $SERVER 2>/dev/null; sleep 1; kill -9 $SERVER 2>/dev/null; wait $SERVER 2>/dev/null
   mkdir -p "$WORK/nonvml" && gcc -shared -fPIC -o "$WORK/nonvml/libnvidia-ml.so.1" "$HERE/nonvml/fake_nvml.c" && NVML_HIDDEN=true
