@@ -45,3 +45,17 @@ $graph
 YAML
   echo "{\"mode\":\"server_config\",\"served\":\"$1\",\"model\":\"$2\",\"instances\":$3,\"preferred_batch_size\":$4,\"max_queue_delay_us\":${QUEUE_DELAY_US:-500}}" >> "$RAW"
 }
+
+# Waits until every model in $MODELS_SERVED is ready on :8000: 0 when they are, 1 when server PID $1 exits or $2 half-seconds
+# pass (default 120). Leaves the half-seconds waited in READY_HALF_SECONDS.
+wait_ready() {
+  local server=$1 limit=${2:-120}
+  for READY_HALF_SECONDS in $(seq 1 "$limit"); do
+    local all=1
+    for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
+    [ $all = 1 ] && return 0
+    kill -0 "$server" 2>/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
+}

@@ -98,14 +98,7 @@ start_server() {   # extra LD_LIBRARY_PATH prefix
   ( cd "$SERVE_DIR" && LD_LIBRARY_PATH="$1$LD_LIBRARY_PATH" exec "$APP/sluice" serve --device cuda --model-repository "$REPO" \
       --address 127.0.0.1 --http-port 8000 --grpc-port 8001 --data-dir "$SERVE_DIR/data" ) > "$OUT/server.log" 2>&1 &
   SERVER=$!
-  for i in $(seq 1 ${READY_WAIT:-360}); do
-    local all=1
-    for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
-    [ $all = 1 ] && return 0
-    kill -0 $SERVER 2>/dev/null || return 1
-    sleep 0.5
-  done
-  return 1
+  wait_ready $SERVER ${READY_WAIT:-360}
 }
 NVML_HIDDEN=false
 if ! start_server ""; then

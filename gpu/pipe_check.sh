@@ -24,14 +24,8 @@ serve_model bert_pipe fp16_xf_iobinding 2 16 0
 ( cd "$WORK" && exec "$APP/sluice" serve --device cuda --model-repository "$REPO" --address 127.0.0.1 \
     --http-port 8000 --grpc-port 8001 --metrics-port 8002 --data-dir "$WORK/data" ) > "$OUT/server.log" 2>&1 &
 SERVER=$!
-for i in $(seq 1 120); do
-  all=1
-  for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
-  [ $all = 1 ] && break
-  kill -0 $SERVER 2>/dev/null || break
-  sleep 0.5
-done
-log "server ready after $((i / 2)) s (model_warmup runs at load)"
+wait_ready $SERVER 120
+log "server ready after $((READY_HALF_SECONDS / 2)) s (model_warmup runs at load)"
 for m in $MODELS_SERVED; do
   log "$m: grpc batch 1, concurrency 32"
   bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels 1 --seconds ${C32_SECONDS:-8} --timing --warmup 64

@@ -26,12 +26,7 @@ run_all() {   # gc mode label, env assignments
   ( cd "$WORK" && env "$@" "$APP/sluice" serve --device cuda --model-repository "$REPO" --address 127.0.0.1 \
       --http-port 8000 --grpc-port 8001 --metrics-port 8002 --data-dir "$WORK/data" ) > "$OUT/diag_server_$label.log" 2>&1 &
   local server=$!
-  for i in $(seq 1 120); do
-    local all=1
-    for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:8000/v2/models/$m/ready >/dev/null || all=0; done
-    [ $all = 1 ] && break
-    sleep 0.5
-  done
+  wait_ready $server 120
   log "$label: server ready (pid $server); warming batch sizes 1..32"
   for m in $MODELS_SERVED; do
     for b in $(seq 1 32); do
