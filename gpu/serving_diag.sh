@@ -2,9 +2,9 @@
 # Where does concurrency-32 throughput go? One device call after gpu/measure.sh left the app and the exports on the machine:
 #   APP=/root/g/app MODELS=/root/g/models bash gpu/serving_diag.sh
 # Serves the fused export (fp16_xf) and the opset-23 export side by side in one `sluice serve --device cuda` (configs from
-# common.sh's serve_model, which also warms every batch size at load), warms every batch size 1..32 of every model again
-# from a client (so no shape bucket is created under load), then runs closed-loop gRPC at
-# concurrency 32 per model with the server's GC and thread-pool counters scraped before and after each run, under
+# common.sh's serve_model, whose model_warmup runs every batch size 1..32 at load, so no shape bucket is created under
+# load; the 07:31 run recorded in results/ warmed from a client instead, before model_warmup existed), then runs
+# closed-loop gRPC at concurrency 32 per model with the server's GC and thread-pool counters scraped before and after each run, under
 # workstation GC and again under server GC. Writes $OUT/diag.jsonl and $OUT/diag.md.
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/gpu-out}; WORK=${WORK:-/root/g/diag}; RAW=$OUT/diag.jsonl; LOG=$OUT/diag.log
@@ -27,12 +27,7 @@ run_all() {   # gc mode label, env assignments
       --http-port 8000 --grpc-port 8001 --metrics-port 8002 --data-dir "$WORK/data" ) > "$OUT/diag_server_$label.log" 2>&1 &
   local server=$!
   wait_ready $server 120
-  log "$label: server ready (pid $server); warming batch sizes 1..32"
-  for m in $MODELS_SERVED; do
-    for b in $(seq 1 32); do
-      timeout 20 "$APP/GpuBench" grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --requests 3 --warmup 2 >/dev/null 2>&1
-    done
-  done
+  log "$label: server ready (pid $server); every batch size 1..32 was warmed at load (model_warmup)"
   for m in $MODELS_SERVED; do
     for ch in 32; do
       local before; before=$(scrape)
