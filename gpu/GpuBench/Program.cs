@@ -149,24 +149,35 @@ internal static class Bench
         var infer = new List<double>[concurrency];
         var queue = new List<double>[concurrency];
         var batchSizes = new List<double>[concurrency];
+        var serverTotal = new List<double>[concurrency];   // the server's whole share: read → response encoded
+        var admit = new List<double>[concurrency];         // read and decoded until queued
+        var after = new List<double>[concurrency];         // outputs split until the response was encoded (the hop back, encoding)
+        var outside = new List<double>[concurrency];       // the client's latency minus the server's share: both gRPC stacks + the wire
         var window = TimeSpan.FromSeconds(seconds);
         var start = Stopwatch.GetTimestamp();
         var perWorker = requests > 0 ? Math.Max(1, requests / concurrency) : int.MaxValue;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
         {
-            latencies[w] = []; infer[w] = []; queue[w] = []; batchSizes[w] = [];
+            latencies[w] = []; infer[w] = []; queue[w] = []; batchSizes[w] = []; serverTotal[w] = []; admit[w] = []; after[w] = []; outside[w] = [];
             var client = clients[w % clients.Length];
             for (var n = 0; n < perWorker && Stopwatch.GetElapsedTime(start) < window; n++)
             {
                 var t0 = Stopwatch.GetTimestamp();
                 using var call = client.ModelInferAsync(request, headers);
                 await call.ResponseAsync.ConfigureAwait(false);
-                latencies[w].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                var latency = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                latencies[w].Add(latency);
                 if (timing)
                 {
                     var trailers = call.GetTrailers();
                     infer[w].Add(Us(trailers, "sluice-compute-infer-us"));
                     queue[w].Add(Us(trailers, "sluice-queue-us"));
+                    var server = Us(trailers, "sluice-server-us");
+                    serverTotal[w].Add(server);
+                    admit[w].Add(Us(trailers, "sluice-admit-us"));
+                    after[w].Add(server - Us(trailers, "sluice-admit-us") - Us(trailers, "sluice-queue-us") - Us(trailers, "sluice-compute-input-us")
+                        - Us(trailers, "sluice-compute-infer-us") - Us(trailers, "sluice-compute-output-us"));
+                    outside[w].Add(latency - server);
                     batchSizes[w].Add(double.Parse(trailers.GetValue("sluice-batch-size") ?? "0", CultureInfo.InvariantCulture));
                 }
             }
@@ -180,6 +191,10 @@ internal static class Bench
             server_compute_infer_ms = timing ? Stats(infer.SelectMany(l => l).ToArray()) : null,
             server_queue_ms = timing ? Stats(queue.SelectMany(l => l).ToArray()) : null,
             server_batch_size = timing ? Stats(batchSizes.SelectMany(l => l).ToArray()) : null,
+            server_total_ms = timing ? Stats(serverTotal.SelectMany(l => l).ToArray()) : null,
+            server_admit_ms = timing ? Stats(admit.SelectMany(l => l).ToArray()) : null,
+            server_after_compute_ms = timing ? Stats(after.SelectMany(l => l).ToArray()) : null,
+            outside_server_ms = timing ? Stats(outside.SelectMany(l => l).ToArray()) : null,
         });
         foreach (var channel in channels)
         {

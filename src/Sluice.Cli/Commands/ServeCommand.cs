@@ -124,10 +124,15 @@ internal static class ServeCommand
             Description = "Load engines from 'sluice build' even when their manifest's hardware fingerprint differs from this machine's (logged as a warning).",
         };
 
+        var inlineIo = new Option<bool>("--inline-io")
+        {
+            Description = "Run socket I/O continuations on the I/O threads instead of the thread pool: shorter round trips on an idle many-core machine (GPU serving), but a slow HTTP/1.1 request then delays others on its I/O thread.",
+        };
+
         var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC until SIGTERM or Ctrl+C.")
         {
             repository, controlMode, loadModel, httpPort, grpcPort, address, device, enableManagement, token, maxBody, drainTimeout,
-            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets, allowMismatch,
+            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets, allowMismatch, inlineIo,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -148,7 +153,14 @@ internal static class ServeCommand
                 EnableTelemetry = !parse.GetValue(noTelemetry),
                 ProfileSampleRate = parse.GetValue(profileSampleRate),
                 LatencyBucketsSeconds = parse.GetValue(latencyBuckets) ?? [],
+                InlineIo = parse.GetValue(inlineIo),
             };
+            if (server.InlineIo)
+            {
+                // Read once by the runtime when the first socket is made, which has not happened yet in this process.
+                Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+            }
+
             var repositoryPath = parse.GetValue(repository);
             var mode = parse.GetValue(controlMode) switch
             {

@@ -18,6 +18,13 @@ public interface IModelRunner : IDisposable
     ValueTask<RunResult> RunAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Where the engine should execute this runner's batches (assembling inputs, the run, splitting outputs): a runner pinned to
+    /// a thread of its own (a GPU instance) returns that thread's scheduler, so a batch goes straight to it instead of first
+    /// hopping through the thread pool and back. Null (the default): the thread pool.
+    /// </summary>
+    TaskScheduler? Scheduler => null;
+
+    /// <summary>
     /// Runs one batch writing the outputs straight into caller-owned buffers of the exact shapes and datatypes the run
     /// produces (<paramref name="outputs"/>: name, datatype, shape, writable memory), so nothing is allocated or copied per
     /// call. The returned <see cref="RunResult.Outputs"/> are <paramref name="outputs"/>. Runners that cannot write in place

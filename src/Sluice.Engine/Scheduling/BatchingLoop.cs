@@ -593,7 +593,9 @@ internal sealed class BatchingLoop : IAsyncDisposable
             {
                 var runner = _idle.Pop();
                 Interlocked.Increment(ref _running);
-                _ = Task.Run(() => ExecuteAsync(runner, batch, rows));
+                _ = runner.Scheduler is { } scheduler   // a GPU instance's own thread: straight there, not via the pool
+                    ? Task.Factory.StartNew(() => ExecuteAsync(runner, batch, rows), CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap()
+                    : Task.Run(() => ExecuteAsync(runner, batch, rows));
             }
         }
 

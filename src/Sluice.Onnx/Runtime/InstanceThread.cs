@@ -20,8 +20,12 @@ internal sealed class InstanceThread : IDisposable
     public InstanceThread(string name)
     {
         _thread = new Thread(Loop) { IsBackground = true, Name = name };
+        Scheduler = new InstanceScheduler(this);
         _thread.Start();
     }
+
+    /// <summary>Runs tasks on this thread, in order; after <see cref="Dispose"/> they run on the thread pool instead.</summary>
+    public TaskScheduler Scheduler { get; }
 
     /// <summary>Whether the caller is this instance's thread (work posted from it runs inline).</summary>
     public bool IsCurrent => Thread.CurrentThread == _thread;
@@ -62,12 +66,47 @@ internal sealed class InstanceThread : IDisposable
         return completion.Task;
     }
 
+    /// <summary>Queues work; false once the thread is ending.</summary>
+    private bool TryPost(Action work)
+    {
+        try
+        {
+            _work.Add(work);
+            return true;
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     private void Loop()
     {
         foreach (var item in _work.GetConsumingEnumerable())
         {
             item();
         }
+    }
+
+    /// <summary>
+    /// A task queued here runs on the instance thread. A task queued after the thread ended still runs (on the pool), so work
+    /// started on a stopping instance is never dropped: its run then fails with <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    private sealed class InstanceScheduler(InstanceThread owner) : TaskScheduler
+    {
+        public override int MaximumConcurrencyLevel => 1;
+
+        protected override void QueueTask(Task task)
+        {
+            if (!owner.TryPost(() => TryExecuteTask(task)))
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static state => state.Scheduler.TryExecuteTask(state.Task), (Scheduler: this, Task: task), preferLocal: false);
+            }
+        }
+
+        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => owner.IsCurrent && TryExecuteTask(task);
+
+        protected override IEnumerable<Task>? GetScheduledTasks() => null;
     }
 
     /// <summary>Lets queued work finish, then ends the thread.</summary>

@@ -141,6 +141,9 @@ public sealed class OnnxModelRunner : IModelRunner
     }
 
     /// <inheritdoc />
+    public TaskScheduler? Scheduler => _thread?.Scheduler;
+
+    /// <inheritdoc />
     /// <remarks>
     /// <list type="number">
     /// <item>Bind: each model input gets an <see cref="OrtValue"/> over its pinned <see cref="TensorData.Data"/> (BYTES as a string tensor).</item>

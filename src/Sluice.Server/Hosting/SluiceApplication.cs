@@ -93,6 +93,13 @@ public static class SluiceApplication
             }
         });
 
+        if (server.InlineIo)
+        {
+            // The runtime's own socket completions inline only when DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 was set before the
+            // first socket was made (the CLI sets it for --inline-io); this is Kestrel's half.
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
+
         // :: Services, top to bottom: options, engine, gRPC, lifetime (drain on SIGTERM).
         var services = builder.Services;
         configureServices?.Invoke(services);
@@ -169,6 +176,7 @@ public static class SluiceApplication
         target.SloSpecPath = source.SloSpecPath;
         target.DataDirectory = source.DataDirectory;
         target.SloWebhookUrl = source.SloWebhookUrl;
+        target.InlineIo = source.InlineIo;
     }
 
     /// <summary>Logs the exception (never sent to the client) and answers 500 <c>{"error":"internal error"}</c>.</summary>

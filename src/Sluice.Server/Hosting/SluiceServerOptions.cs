@@ -70,6 +70,15 @@ public sealed class SluiceServerOptions
     [Range(0, int.MaxValue)]
     public int ProfileSampleRate { get; set; }
 
+    /// <summary>
+    /// Whether socket I/O continues on the I/O threads instead of hopping to the thread pool (Kestrel's
+    /// <c>UnsafePreferInlineScheduling</c>). Each request crosses several such hops in each direction; on a mostly idle many-core
+    /// machine each wakes a sleeping thread, so inlining shortens every round trip. The cost: HTTP/1.1 handlers then run on an
+    /// I/O thread, so one slow request delays the other connections that share it. gRPC (HTTP/2) handlers still run on the pool.
+    /// </summary>
+    /// <value>The default value is false.</value>
+    public bool InlineIo { get; set; }
+
     /// <summary>Every validation error of these options (empty when valid), as the host would report them at start.</summary>
     public IReadOnlyList<string> Validate() => SluiceServerRulesValidator.Check(this);
 }

@@ -82,6 +82,26 @@ public sealed class BatchingLoopTests
     }
 
     [Fact]
+    public async Task Enqueue_RunnerWithItsOwnScheduler_EveryBatchRunsOnItsThreadAndAnswersAreRight()
+    {
+        using var scheduler = new DedicatedThreadScheduler();
+        await using var harness = new Harness(Config(maxBatch: 4));
+        harness.Runners[0].PreferredScheduler = scheduler;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12)
+            .Select(i => harness.Enqueue(Requests.AddOne("m", rows: 1, start: i * 10)).Completion.Task)).WaitAsync(Safety);
+
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(Enumerable.Range(0, 4).Select(v => i * 10 + v + 1f), responses[i].Outputs[0].ToArray<float>());
+        }
+
+        var calls = harness.Runners[0].CallThreads.ToArray();
+        Assert.All(calls, id => Assert.Equal(scheduler.ThreadId, id));
+        Assert.Equal(calls.Length, scheduler.Queued);   // one task per batch, started there rather than hopping via the pool
+    }
+
+    [Fact]
     public async Task Enqueue_SingleRequest_ReturnsOutputAndTimestamps()
     {
         await using var harness = new Harness(Config());

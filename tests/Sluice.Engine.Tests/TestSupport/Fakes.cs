@@ -31,6 +31,14 @@ internal sealed class FakeRunner : IModelRunner
     public int Concurrent;
     public int MaxConcurrent;
 
+    /// <summary>Returned as <see cref="IModelRunner.Scheduler"/>; null: the thread pool.</summary>
+    public TaskScheduler? PreferredScheduler { get; set; }
+
+    /// <summary>The managed thread of each call, in call order.</summary>
+    public ConcurrentQueue<int> CallThreads { get; } = new();
+
+    public TaskScheduler? Scheduler => PreferredScheduler;
+
     public async ValueTask<RunResult> RunAsync(IReadOnlyList<TensorData> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
@@ -39,6 +47,7 @@ internal sealed class FakeRunner : IModelRunner
         try
         {
             Calls.Enqueue(inputs);
+            CallThreads.Enqueue(Environment.CurrentManagedThreadId);
             Started.Release();
             if (Gate is { } gate)
             {
@@ -161,4 +170,41 @@ internal static class Requests
             await Task.Delay(5);
         }
     }
+}
+
+/// <summary>A scheduler with one thread of its own (what a GPU instance's runner offers), counting the tasks queued to it.</summary>
+internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
+{
+    private readonly BlockingCollection<Task> _tasks = new();
+    private readonly Thread _thread;
+    private int _queued;
+
+    public DedicatedThreadScheduler()
+    {
+        _thread = new Thread(() =>
+        {
+            foreach (var task in _tasks.GetConsumingEnumerable())
+            {
+                TryExecuteTask(task);
+            }
+        }) { IsBackground = true, Name = "test-dedicated" };
+        _thread.Start();
+    }
+
+    public int ThreadId => _thread.ManagedThreadId;
+
+    public int Queued => Volatile.Read(ref _queued);
+
+    protected override void QueueTask(Task task)
+    {
+        Interlocked.Increment(ref _queued);
+        _tasks.Add(task);
+    }
+
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
+        Thread.CurrentThread == _thread && TryExecuteTask(task);
+
+    protected override IEnumerable<Task>? GetScheduledTasks() => null;
+
+    public void Dispose() => _tasks.CompleteAdding();
 }

@@ -84,6 +84,24 @@ public sealed class DeviceBindingRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_CalledFromTheRunnersOwnScheduler_RunsInlineThereWithoutAnotherHop()
+    {
+        using var runner = Runners.Create(SampleModels.WriteAddOne(_dir.File("m.onnx")), Binding());
+        var scheduler = Assert.IsAssignableFrom<TaskScheduler>(runner.Scheduler);
+        var x = Values(8, 3);
+
+        var (completedInline, schedulerThread, result) = await Task.Factory.StartNew(() =>
+        {
+            var pending = runner.RunAsync([TensorData.From<float>("INPUT0", [2, 4], x)], ["OUTPUT0"], CancellationToken.None);
+            return (pending.IsCompleted, Environment.CurrentManagedThreadId, pending.Result);
+        }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(completedInline);
+        Assert.Equal(schedulerThread, runner.LastRunThreadId);
+        Assert.Equal(x.Select(v => v + 1f).ToArray(), result.Outputs[0].ToArray<float>());
+    }
+
+    [Fact]
     public async Task RunAsync_CpuIoBindingReturnedOutput_IsNotOverwrittenByLaterRun()
     {
         using var runner = Runners.Create(SampleModels.WriteAddOne(_dir.File("m.onnx")), Binding());

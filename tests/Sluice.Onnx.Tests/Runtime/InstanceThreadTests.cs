@@ -58,6 +58,34 @@ public sealed class InstanceThreadTests
     }
 
     [Fact]
+    public async Task Scheduler_TasksStartedOnIt_RunInOrderOnTheInstanceThread()
+    {
+        using var thread = new InstanceThread("test-instance");
+        var instanceThreadId = await thread.Run(() => Environment.CurrentManagedThreadId, CancellationToken.None).WaitAsync(Timeout);
+        var seen = new List<(int Index, int Thread)>();
+
+        var tasks = Enumerable.Range(0, 20).Select(i => Task.Factory.StartNew(
+            () => seen.Add((i, Environment.CurrentManagedThreadId)),   // no lock: only the instance thread gets here
+            CancellationToken.None, TaskCreationOptions.DenyChildAttach, thread.Scheduler)).ToArray();
+        await Task.WhenAll(tasks).WaitAsync(Timeout);
+
+        Assert.Equal(Enumerable.Range(0, 20), seen.Select(s => s.Index));
+        Assert.All(seen, s => Assert.Equal(instanceThreadId, s.Thread));
+    }
+
+    [Fact]
+    public async Task Scheduler_TaskQueuedAfterDispose_StillRunsOnThePool()
+    {
+        var thread = new InstanceThread("test-instance");
+        thread.Dispose();
+
+        var ran = await Task.Factory.StartNew(() => Thread.CurrentThread.IsThreadPoolThread, CancellationToken.None,
+            TaskCreationOptions.DenyChildAttach, thread.Scheduler).WaitAsync(Timeout);
+
+        Assert.True(ran);
+    }
+
+    [Fact]
     public async Task Dispose_FinishesQueuedWorkThenRefusesMore()
     {
         var thread = new InstanceThread("test-instance");

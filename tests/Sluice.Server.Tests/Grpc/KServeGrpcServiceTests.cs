@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
@@ -215,6 +216,26 @@ public sealed class KServeGrpcServiceTests(GrpcServerFixture server)
         }
 
         Assert.True(int.Parse(trailers.GetValue("sluice-batch-size")!, CultureInfo.InvariantCulture) >= 1);
+    }
+
+    [Fact]
+    public async Task ModelInfer_TimingRequested_ServerShareCoversEveryPhaseAndFitsInTheClientsLatency()
+    {
+        var headers = new Metadata { { "sluice-timing", "true" } };
+        var started = Stopwatch.GetTimestamp();
+        using var call = Client.ModelInferAsync(AddOneRequest([1, 2, 3, 4]), headers);
+        await call.ResponseAsync.WaitAsync(Timeout);
+        var clientMicros = Stopwatch.GetElapsedTime(started).Ticks / TimeSpan.TicksPerMicrosecond;
+        var trailers = call.GetTrailers();
+        long Micros(string key) => long.Parse(trailers.GetValue(key)!, NumberStyles.None, CultureInfo.InvariantCulture);
+
+        var phases = Micros("sluice-admit-us") + Micros("sluice-queue-us") + Micros("sluice-compute-input-us")
+            + Micros("sluice-compute-infer-us") + Micros("sluice-compute-output-us");
+        var server = Micros("sluice-server-us");
+
+        Assert.True(server > 0, "sluice-server-us");
+        Assert.True(server + 5 >= phases, $"server {server} us < its phases {phases} us");   // each trailer rounds down to 1 us
+        Assert.True(server <= clientMicros, $"server {server} us > the client's whole latency {clientMicros} us");
     }
 
     [Fact]
