@@ -53,23 +53,15 @@ engine_graph() {     # name file: one fixed-shape session per batch size, CUDA g
       --option enable_cuda_graph=1 --option "sluice_free_dimensions=$fixed"
   done
 }
-engine_variant fp32_iobinding "$MODELS/bert_fp32.onnx"
-engine_variant fp16_plain "$MODELS/bert_fp16.onnx" --option sluice_io_binding=0
+# (The 02:2x and 07:41 calls also measured FP32, the unfused and opset-23 exports and the fused attention's other kernels;
+# all slower, recorded in gpu/results/. Only what the targets and the served configs need runs now.)
 engine_variant fp16_iobinding "$MODELS/bert_fp16.onnx"
-engine_graph fp16_graph "$MODELS/bert_fp16.onnx"
-engine_variant fp16_fused_iobinding "$MODELS/bert_fp16_fused.onnx"
-engine_graph fp16_fused_graph "$MODELS/bert_fp16_fused.onnx"
 SB=$(ls "$MODELS"/sluice_repo/bert_sluice16/*/model.onnx 2>/dev/null | tail -1)
-[ -n "$SB" ] && engine_variant sluice_build_fp16_iobinding "$SB" && engine_graph sluice_build_fp16_graph "$SB"
-engine_variant fp16_op23_iobinding "$MODELS/bert_fp16_op23.onnx"
+[ -n "$SB" ] && engine_variant sluice_build_fp16_iobinding "$SB"
 engine_variant fp16_xf_iobinding "$MODELS/bert_fp16_xf.onnx"
 engine_graph fp16_xf_graph "$MODELS/bert_fp16_xf.onnx"
-# The fused export's attention kernel (ONNX Runtime prefers cuDNN SDPA on Hopper): flash (1), memory-efficient (2), unfused (16).
-for k in 1 2 16; do
-  T=60 engine_variant "fp16_xf_sdpa${k}_dynamic_graph" "$MODELS/bert_fp16_xf.onnx" --option enable_cuda_graph=1 --option sluice_max_shape_buckets=40 --option sdpa_kernel=$k
-done
 # CUDA graphs on the dynamic-shape models (ONNX Runtime warns that shape nodes run on CPU; one graph per shape bucket).
-for v in fp16:bert_fp16 fp16_fused:bert_fp16_fused fp16_op23:bert_fp16_op23 fp16_xf:bert_fp16_xf; do
+for v in fp16:bert_fp16 fp16_xf:bert_fp16_xf; do
   T=60 engine_variant "${v%%:*}_dynamic_graph" "$MODELS/${v#*:}.onnx" --option enable_cuda_graph=1 --option sluice_max_shape_buckets=40
 done
 
@@ -81,11 +73,11 @@ pick() { python3 "$HERE/report.py" best "$RAW" "$1"; }
 BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
 log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
 REPO=$WORK/repo; rm -rf "$REPO"
-MODELS_SERVED="bert bert_graph bert_pipe bert_pipe4 bert_graph_pipe bert_graph_pipe4"
-serve_model bert "$BEST" 2 0 0                # two instances, batches as large as the queue allows
+MODELS_SERVED="bert_graph bert_pipe bert_graph_pipe bert_graph_pipe4"
+C32_MODELS=${C32_MODELS:-$MODELS_SERVED}
+# (07:41 also served the fused model on 2 instances without preferred sizes, 62 %, and 4 instances fed 8 each, 67 %: dropped.)
 serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
 serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
-serve_model bert_pipe4 "$BEST" 4 8 0          # four instances fed 8 each: more batches overlap on the GPU and in transit
 # Two CUDA-graph instances fed 16 each (failed on 2026-11-26 when captures happened under concurrent load; model_warmup now
 # captures every bucket at load, instance by instance). Last, in case a capture error poisons the process.
 serve_model bert_graph_pipe "$BEST_GRAPH" 2 16 1
@@ -93,51 +85,69 @@ serve_model bert_graph_pipe4 "$BEST_GRAPH" 4 8 1   # four graph instances fed 8 
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
-SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR"
-start_server() {   # extra LD_LIBRARY_PATH prefix
-  ( cd "$SERVE_DIR" && LD_LIBRARY_PATH="$1$LD_LIBRARY_PATH" exec "$APP/sluice" serve --device cuda --model-repository "$REPO" \
-      --address 127.0.0.1 --http-port 8000 --grpc-port 8001 --data-dir "$SERVE_DIR/data" ) > "$OUT/server.log" 2>&1 &
-  SERVER=$!
-  wait_ready $SERVER ${READY_WAIT:-360}
+# Two servers over the same repository, side by side: A as shipped (ports 8000-8002), B with --inline-io (9000-9002: socket
+# continuations stay on the I/O threads, fewer thread wake-ups per round trip). B's clients inline their socket completions too.
+SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR/a" "$SERVE_DIR/b"
+start_server() {   # dir port-base extra-LD-prefix [flags...]
+  local dir=$1 base=$2 prefix=$3; shift 3
+  ( cd "$dir" && LD_LIBRARY_PATH="$prefix$LD_LIBRARY_PATH" exec "$APP/sluice" serve --device cuda --model-repository "$REPO" \
+      --address 127.0.0.1 --http-port $base --grpc-port $((base + 1)) --metrics-port $((base + 2)) --data-dir "$dir/data" "$@" ) > "$dir/server.log" 2>&1 &
+  LAST_PID=$!
+}
+ready_on() { for m in $MODELS_SERVED; do curl -sf http://127.0.0.1:$1/v2/models/$m/ready >/dev/null || return 1; done; }
+wait_both() {   # half-seconds
+  for _ in $(seq 1 "$1"); do
+    ready_on 8000 && ready_on 9000 && return 0
+    kill -0 $SERVER 2>/dev/null && kill -0 $SERVER_B 2>/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
 }
 NVML_HIDDEN=false
-if ! start_server ""; then
-  log "server not ready in $((${READY_WAIT:-360} / 2)) s with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
-  cp "$OUT/server.log" "$OUT/server-nvml.log"
-  kill $SERVER 2>/dev/null; sleep 1; kill -9 $SERVER 2>/dev/null; wait $SERVER 2>/dev/null
+start_server "$SERVE_DIR/a" 8000 ""; SERVER=$LAST_PID
+start_server "$SERVE_DIR/b" 9000 "" --inline-io; SERVER_B=$LAST_PID
+if ! wait_both ${READY_WAIT:-360}; then
+  log "servers not ready with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) / $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:9000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
+  cp "$SERVE_DIR/a/server.log" "$OUT/server-nvml.log"
+  kill $SERVER $SERVER_B 2>/dev/null; sleep 1; kill -9 $SERVER $SERVER_B 2>/dev/null; wait $SERVER $SERVER_B 2>/dev/null
   mkdir -p "$WORK/nonvml" && gcc -shared -fPIC -o "$WORK/nonvml/libnvidia-ml.so.1" "$HERE/nonvml/fake_nvml.c" && NVML_HIDDEN=true
-  start_server "$WORK/nonvml:" || { log "server still not ready"; NVML_HIDDEN=failed; }
+  start_server "$SERVE_DIR/a" 8000 "$WORK/nonvml:"; SERVER=$LAST_PID
+  start_server "$SERVE_DIR/b" 9000 "$WORK/nonvml:" --inline-io; SERVER_B=$LAST_PID
+  wait_both ${READY_WAIT:-360} || { log "servers still not ready"; NVML_HIDDEN=failed; }
 fi
 echo "{\"mode\":\"server_start\",\"nvml_hidden\":\"$NVML_HIDDEN\"}" >> "$RAW"
-if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
-  log "server ready (pid $SERVER, NVML hidden: $NVML_HIDDEN)"
+if ready_on 8000; then
+  log "servers ready (A pid $SERVER, B --inline-io pid $SERVER_B, NVML hidden: $NVML_HIDDEN)"
   # No client warm-up: every served config carries model_warmup (serve_model), so shape buckets, CUDA graphs and cuDNN
-  # attention plans were made while the versions loaded (pipe_check.sh at 08:00 served that way without one).
-  for m in $MODELS_SERVED; do
-    if [ $m = bert ] || [ $m = bert_graph ]; then
-      for b in 1 8 32; do
-        log "$m: grpc batch $b, concurrency 1 (server-side phases from trailers)"
-        T=90 bench grpc --port 8001 --model $m --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing
-      done
-    fi
-    # 32 clients on one connection (one client process), on 4, and on 32 (independent clients): one connection's read and
-    # write loops serialize a cohort's requests, many connections cost CPU (2026-11-26: 1 beat 32 by 5-10 points).
-    for ch in ${C32_CHANNELS:-1 4 32}; do
-      log "$m: grpc batch 1, concurrency 32, $ch channel(s), pooler_output"
-      T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-10} --timing --warmup 64
+  # attention plans were made while the versions loaded.
+  # Lone requests (server-side phases and the transport's share from trailers), on both servers.
+  for b in 1 8 32; do
+    log "bert_graph: grpc batch $b, concurrency 1, server A then B"
+    T=90 bench grpc --port 8001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label A
+    DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 \
+      --seconds 20 --requests 300 --timing --label B-inline-io
+  done
+  # Concurrency 32: each config on A and on B, 32 clients on one connection and on four (one connection's read and write loops
+  # serialize a cohort's requests; 32 connections were 5-10 points worse than one on 2026-11-26 07:41, in results/).
+  for m in $C32_MODELS; do
+    for ch in ${C32_CHANNELS:-1 4}; do
+      log "$m: grpc batch 1, concurrency 32, $ch channel(s): A, then B"
+      T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-8} --timing --warmup 64 --label A
+      DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 T=90 bench grpc --port 9001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch \
+        --seconds ${C32_SECONDS:-8} --timing --warmup 64 --label B-inline-io
     done
   done
+  log "bert_graph_pipe on B with clients that do not inline (the server's own share of the difference)"
+  T=90 bench grpc --port 9001 --model bert_graph_pipe --batch 1 --seq $SEQ --concurrency 32 --seconds ${C32_SECONDS:-8} --timing --warmup 64 --label B-server-only
   # The load tool itself (`sluice bench`, gRPC, synthesized BERT inputs): batch 1/8/32 alone, then concurrency 32.
   for b in 1 8 32; do
     log "sluice bench: bert_graph, batch $b, concurrency 1"
     timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph --batch-size $b --output pooler_output \
       --seq-len $SEQ -c 1 -d 5s --max-trials 1 --report "$OUT/sluice_bench/bert_graph_b$b" >>"$LOG" 2>&1 || log "sluice bench failed"
   done
-  log "sluice bench: bert, batch 1, concurrency 32"
-  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert --batch-size 1 --output pooler_output \
-    --seq-len $SEQ -c 32 -d 10s --max-trials 1 --report "$OUT/sluice_bench/bert_c32" >>"$LOG" 2>&1 || log "sluice bench failed"
-  log "bert_graph: grpc batch 1, concurrency 32, last_hidden_state"
-  T=90 bench grpc --port 8001 --model bert_graph --batch 1 --seq $SEQ --concurrency 32 --seconds 10 --output last_hidden_state
+  log "sluice bench: bert_graph_pipe, batch 1, concurrency 32"
+  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph_pipe --batch-size 1 --output pooler_output \
+    --seq-len $SEQ -c 32 -d 10s --max-trials 1 --report "$OUT/sluice_bench/bert_graph_pipe_c32" >>"$LOG" 2>&1 || log "sluice bench failed"
 
   # :: 4. GPU memory: Sluice's /metrics vs nvidia-smi vs NVML read by GpuBench, taken back to back.
   METRICS=$( (curl -sf http://127.0.0.1:8002/metrics || curl -sf http://127.0.0.1:8000/metrics) | grep -E '^nv_gpu_memory_(used|total)_bytes' | tr '\n' ';')
@@ -147,9 +157,10 @@ if curl -sf http://127.0.0.1:8000/v2/models/bert/ready >/dev/null; then
   T=20 bench nvml --pid $SERVER
   log "memory: metrics=[$METRICS] smi=[$SMI] apps=[$SMI_PROC]"
 else
-  log "server did not become ready"; tail -30 "$OUT/server.log" | tee -a "$LOG"
+  log "server did not become ready"; tail -30 "$SERVE_DIR/a/server.log" | tee -a "$LOG"
 fi
-kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null
+kill $SERVER $SERVER_B 2>/dev/null; wait $SERVER $SERVER_B 2>/dev/null
+cp "$SERVE_DIR/a/server.log" "$OUT/server.log" 2>/dev/null; cp "$SERVE_DIR/b/server.log" "$OUT/server-b.log" 2>/dev/null
 
 # :: 5. The table.
 python3 "$HERE/report.py" table "$RAW" "$OUT/baseline.json" > "$OUT/results.md" 2>>"$LOG"

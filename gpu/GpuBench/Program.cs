@@ -1,10 +1,10 @@
 // GPU measurement driver for gpu/measure.sh. Modes (each prints one JSON object per measurement on stdout):
 //
 //   engine  --model M.onnx --name N [--provider cuda] [--batches 1,8,32] [--seq 128] [--iters 300] [--output pooler_output]
-//           [--option k=v ...]        the real OnnxModelRunner (what the server runs per instance), no server around it:
+//           [--option k=v ...] [--warmup 20]        the real OnnxModelRunner (what the server runs per instance), no server around it:
 //                                     compute_infer / compute_input / compute_output percentiles and batch throughput.
 //   grpc    --port P --model N [--batch 1] [--seq 128] [--concurrency 32] [--seconds 10] [--output pooler_output] [--timing]
-//           [--channels 1] [--warmup 50]  closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
+//           [--channels 1] [--warmup 50] [--label L]  closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
 //                             from trailers. --channels N spreads the workers over N channels (HTTP/2 connections),
 //                             worker w on channel w % N: 32 independent clients have 32 connections, not one.
 //   stub-bert --out M.onnx    a BERT-shaped model with next to no compute (pooler_output = mean of the summed inputs times a
@@ -43,10 +43,10 @@ try
     {
         "engine" => Bench.Engine(Arg("--model", ""), Arg("--name", "bert"), Arg("--provider", "cuda"),
             Arg("--batches", "1,8,32").Split(',').Select(int.Parse).ToArray(), IntArg("--seq", 128), IntArg("--iters", 300),
-            Arg("--output", "pooler_output"), All("--option")),
+            Arg("--output", "pooler_output"), All("--option"), IntArg("--warmup", 20)),
         "grpc" => await Bench.GrpcAsync(IntArg("--port", 8001), Arg("--model", "bert"), IntArg("--batch", 1), IntArg("--seq", 128),
             IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
-            IntArg("--requests", 0), IntArg("--channels", 1), IntArg("--warmup", 50)),
+            IntArg("--requests", 0), IntArg("--channels", 1), IntArg("--warmup", 50), Arg("--label", "")),
         "nvml" => Nvml.Report(IntArg("--pid", 0)),
         "stub-bert" => StubBert.Write(Arg("--out", "")),
         "llama-model" => LlamaModel.Write(Arg("--out", ""), new Sluice.Onnx.Graph.LlamaModelConfig
@@ -81,7 +81,7 @@ static int Usage()
 
 internal static class Bench
 {
-    public static int Engine(string model, string name, string provider, int[] batches, int seq, int iters, string output, List<string> options)
+    public static int Engine(string model, string name, string provider, int[] batches, int seq, int iters, string output, List<string> options, int warmup)
     {
         var providerOptions = options.Select(o => o.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         var config = new Sluice.Core.Configuration.ModelConfig { Name = name, Execution = new ExecutionConfig { ProviderOptions = providerOptions } };
@@ -93,7 +93,7 @@ internal static class Bench
             var inputs = BertInputs(batch, seq, seed: batch);
             string[] outputs = [output];
             float[] digest = [];
-            for (var i = 0; i < 20; i++)
+            for (var i = 0; i < warmup; i++)
             {
                 var warm = runner.RunAsync(inputs, outputs, CancellationToken.None).AsTask().GetAwaiter().GetResult();
                 digest = Digest(warm.Outputs[0]);
@@ -129,7 +129,7 @@ internal static class Bench
     }
 
     public static async Task<int> GrpcAsync(int port, string model, int batch, int seq, int concurrency, int seconds, string output, bool timing,
-        int requests, int channelCount, int warmup)
+        int requests, int channelCount, int warmup, string label)
     {
         var channels = Enumerable.Range(0, Math.Clamp(channelCount, 1, concurrency)).Select(_ => GrpcChannel.ForAddress(
             $"http://127.0.0.1:{port}", new GrpcChannelOptions
@@ -186,7 +186,7 @@ internal static class Bench
         var all = latencies.SelectMany(l => l).ToArray();
         Print(new
         {
-            mode = "grpc", model, batch, seq, concurrency, channels = clients.Length, output, seconds = Math.Round(elapsed, 2), requests = all.Length,
+            mode = "grpc", label, client_inline_io = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1", model, batch, seq, concurrency, channels = clients.Length, output, seconds = Math.Round(elapsed, 2), requests = all.Length,
             items_per_s = Math.Round(all.Length * batch / elapsed, 1), latency_ms = Stats(all),
             server_compute_infer_ms = timing ? Stats(infer.SelectMany(l => l).ToArray()) : null,
             server_queue_ms = timing ? Stats(queue.SelectMany(l => l).ToArray()) : null,
