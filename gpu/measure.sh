@@ -73,20 +73,20 @@ pick() { python3 "$HERE/report.py" best "$RAW" "$1"; }
 BEST=$(pick _iobinding); BEST_GRAPH=$(pick _dynamic_graph)
 log "serving: bert=$BEST bert_graph=$BEST_GRAPH"
 REPO=$WORK/repo; rm -rf "$REPO"
-MODELS_SERVED="bert_graph bert_pipe bert_graph_pipe bert_graph_pipe4"
+MODELS_SERVED="bert_graph bert_pipe bert_graph_pipe"
 C32_MODELS=${C32_MODELS:-$MODELS_SERVED}
-# (07:41 also served the fused model on 2 instances without preferred sizes, 62 %, and 4 instances fed 8 each, 67 %: dropped.)
+# (Dropped after earlier calls: 2 instances without preferred sizes, 62 % on the H200 at 07:41; 4 instances fed 8 each, 67 %
+# there; 4 CUDA-graph instances fed 8 each, 67-69 % on the H100 at 09:0x.)
 serve_model bert_graph "$BEST_GRAPH" 1 0 1    # one instance replaying CUDA graphs
 serve_model bert_pipe "$BEST" 2 16 0          # two instances fed 16 each: one computes while the other's batch is in transit
 # Two CUDA-graph instances fed 16 each (failed on 2026-11-26 when captures happened under concurrent load; model_warmup now
 # captures every bucket at load, instance by instance). Last, in case a capture error poisons the process.
 serve_model bert_graph_pipe "$BEST_GRAPH" 2 16 1
-serve_model bert_graph_pipe4 "$BEST_GRAPH" 4 8 1   # four graph instances fed 8 each: more cohorts in flight, graphs at batch 8
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
 # Two servers over the same repository, side by side: A as shipped (ports 8000-8002), B with --inline-io (9000-9002: socket
-# continuations stay on the I/O threads, fewer thread wake-ups per round trip). B's clients inline their socket completions too.
+# continuations stay on the I/O threads, fewer thread wake-ups per round trip). The clients are the same for both.
 SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR/a" "$SERVE_DIR/b"
 start_server() {   # dir port-base extra-LD-prefix [flags...]
   local dir=$1 base=$2 prefix=$3; shift 3
@@ -120,25 +120,27 @@ if ready_on 8000; then
   log "servers ready (A pid $SERVER, B --inline-io pid $SERVER_B, NVML hidden: $NVML_HIDDEN)"
   # No client warm-up: every served config carries model_warmup (serve_model), so shape buckets, CUDA graphs and cuDNN
   # attention plans were made while the versions loaded.
-  # Lone requests (server-side phases and the transport's share from trailers), on both servers.
+  # Lone requests (server-side phases and the transport's share from the timing trailers), on both servers.
   for b in 1 8 32; do
     log "bert_graph: grpc batch $b, concurrency 1, server A then B"
     T=90 bench grpc --port 8001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label A
-    DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 \
-      --seconds 20 --requests 300 --timing --label B-inline-io
+    T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label B-inline-io
   done
-  # Concurrency 32: each config on A and on B, 32 clients on one connection and on four (one connection's read and write loops
-  # serialize a cohort's requests; 32 connections were 5-10 points worse than one on 2026-11-26 07:41, in results/).
-  for m in $C32_MODELS; do
-    for ch in ${C32_CHANNELS:-1 4}; do
-      log "$m: grpc batch 1, concurrency 32, $ch channel(s): A, then B"
-      T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-8} --timing --warmup 64 --label A
-      DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 T=90 bench grpc --port 9001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch \
-        --seconds ${C32_SECONDS:-8} --timing --warmup 64 --label B-inline-io
+  # Concurrency 32: each config on A then on B, 32 clients on one connection and on four, in two rounds. No timing trailers
+  # here: asking for them cost ~20 % of the request path's throughput on the dev machine (7 trailers encoded and parsed per
+  # request); the server-side means come from the statistics endpoint before and after each run instead, as perf_analyzer
+  # does. (The 09:0x call on this card also ran B's clients with inline socket completions: slower, dropped.)
+  for round in 1 2; do
+    for m in $C32_MODELS; do
+      for ch in ${C32_CHANNELS:-1 4}; do
+        log "round $round, $m: grpc batch 1, concurrency 32, $ch channel(s): A, then B"
+        T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-6} --warmup 64 \
+          --stats-port 8000 --label A
+        T=90 bench grpc --port 9001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-6} --warmup 64 \
+          --stats-port 9000 --label B-inline-io
+      done
     done
   done
-  log "bert_graph_pipe on B with clients that do not inline (the server's own share of the difference)"
-  T=90 bench grpc --port 9001 --model bert_graph_pipe --batch 1 --seq $SEQ --concurrency 32 --seconds ${C32_SECONDS:-8} --timing --warmup 64 --label B-server-only
   # The load tool itself (`sluice bench`, gRPC, synthesized BERT inputs): batch 1/8/32 alone, then concurrency 32.
   for b in 1 8 32; do
     log "sluice bench: bert_graph, batch $b, concurrency 1"

@@ -4,7 +4,7 @@
 //           [--option k=v ...] [--warmup 20]        the real OnnxModelRunner (what the server runs per instance), no server around it:
 //                                     compute_infer / compute_input / compute_output percentiles and batch throughput.
 //   grpc    --port P --model N [--batch 1] [--seq 128] [--concurrency 32] [--seconds 10] [--output pooler_output] [--timing]
-//           [--channels 1] [--warmup 50] [--label L]  closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
+//           [--channels 1] [--warmup 50] [--label L] [--stats-port HTTP_PORT]  closed-loop gRPC load: throughput, end-to-end percentiles; with --timing, server-side phases
 //                             from trailers. --channels N spreads the workers over N channels (HTTP/2 connections),
 //                             worker w on channel w % N: 32 independent clients have 32 connections, not one.
 //   stub-bert --out M.onnx    a BERT-shaped model with next to no compute (pooler_output = mean of the summed inputs times a
@@ -46,7 +46,7 @@ try
             Arg("--output", "pooler_output"), All("--option"), IntArg("--warmup", 20)),
         "grpc" => await Bench.GrpcAsync(IntArg("--port", 8001), Arg("--model", "bert"), IntArg("--batch", 1), IntArg("--seq", 128),
             IntArg("--concurrency", 32), IntArg("--seconds", 10), Arg("--output", "pooler_output"), args.Contains("--timing"),
-            IntArg("--requests", 0), IntArg("--channels", 1), IntArg("--warmup", 50), Arg("--label", "")),
+            IntArg("--requests", 0), IntArg("--channels", 1), IntArg("--warmup", 50), Arg("--label", ""), IntArg("--stats-port", 0)),
         "nvml" => Nvml.Report(IntArg("--pid", 0)),
         "stub-bert" => StubBert.Write(Arg("--out", "")),
         "llama-model" => LlamaModel.Write(Arg("--out", ""), new Sluice.Onnx.Graph.LlamaModelConfig
@@ -129,7 +129,7 @@ internal static class Bench
     }
 
     public static async Task<int> GrpcAsync(int port, string model, int batch, int seq, int concurrency, int seconds, string output, bool timing,
-        int requests, int channelCount, int warmup, string label)
+        int requests, int channelCount, int warmup, string label, int statsPort)
     {
         var channels = Enumerable.Range(0, Math.Clamp(channelCount, 1, concurrency)).Select(_ => GrpcChannel.ForAddress(
             $"http://127.0.0.1:{port}", new GrpcChannelOptions
@@ -145,6 +145,7 @@ internal static class Bench
             await clients[i % clients.Length].ModelInferAsync(request, headers);
         }
 
+        var statsBefore = statsPort > 0 ? await ModelStatsAsync(statsPort, model) : null;
         var latencies = new List<double>[concurrency];
         var infer = new List<double>[concurrency];
         var queue = new List<double>[concurrency];
@@ -183,6 +184,7 @@ internal static class Bench
             }
         }));
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var statsAfter = statsPort > 0 ? await ModelStatsAsync(statsPort, model) : null;
         var all = latencies.SelectMany(l => l).ToArray();
         Print(new
         {
@@ -195,6 +197,7 @@ internal static class Bench
             server_admit_ms = timing ? Stats(admit.SelectMany(l => l).ToArray()) : null,
             server_after_compute_ms = timing ? Stats(after.SelectMany(l => l).ToArray()) : null,
             outside_server_ms = timing ? Stats(outside.SelectMany(l => l).ToArray()) : null,
+            server_stats_mean = statsBefore is null || statsAfter is null ? null : StatsDelta(statsBefore, statsAfter),
         });
         foreach (var channel in channels)
         {
@@ -214,6 +217,42 @@ internal static class Bench
             Sluice.Core.Tensors.DataType.Fp16 => MemoryMarshal.Cast<byte, Half>(bytes).ToArray().Select(h => (float)h).ToArray(),
             _ => [],
         };
+    }
+
+    /// <summary>The model's cumulative statistics (Triton's statistics extension on the HTTP port): counts and nanoseconds per phase.</summary>
+    private static async Task<Dictionary<string, double>> ModelStatsAsync(int port, string model)
+    {
+        using var http = new HttpClient();
+        using var doc = JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/v2/models/{model}/stats"));
+        var stats = doc.RootElement.GetProperty("model_stats")[0];
+        var values = new Dictionary<string, double>
+        {
+            ["inference_count"] = stats.GetProperty("inference_count").GetDouble(),
+            ["execution_count"] = stats.GetProperty("execution_count").GetDouble(),
+        };
+        foreach (var phase in stats.GetProperty("inference_stats").EnumerateObject())
+        {
+            values[phase.Name + ".count"] = phase.Value.GetProperty("count").GetDouble();
+            values[phase.Name + ".ns"] = phase.Value.GetProperty("ns").GetDouble();
+        }
+
+        return values;
+    }
+
+    /// <summary>Means over the run from two snapshots: per request for the phases (ms), items per execution for the batch size.</summary>
+    private static Dictionary<string, double> StatsDelta(Dictionary<string, double> before, Dictionary<string, double> after)
+    {
+        double Delta(string key) => after.GetValueOrDefault(key) - before.GetValueOrDefault(key);
+        var result = new Dictionary<string, double>();
+        foreach (var phase in new[] { "success", "queue", "compute_input", "compute_infer", "compute_output" })
+        {
+            var count = Delta(phase + ".count");
+            result[phase == "success" ? "request_ms" : phase + "_ms"] = count > 0 ? Math.Round(Delta(phase + ".ns") / count / 1e6, 4) : 0;
+        }
+
+        var executions = Delta("execution_count");
+        result["batch_size"] = executions > 0 ? Math.Round(Delta("inference_count") / executions, 2) : 0;
+        return result;
     }
 
     private static double Us(Metadata trailers, string key) =>

@@ -188,7 +188,7 @@ public sealed partial class KServeGrpcService : GRPCInferenceService.GRPCInferen
             var response = await InferAsync(request, context.CancellationToken).ConfigureAwait(false);
 
             // :: Step 4
-            if (WantsTiming(context.RequestHeaders))
+            if (WantsTiming(context))
             {
                 AddTimingTrailers(context.ResponseTrailers, response.Timestamps);
             }
@@ -408,8 +408,10 @@ public sealed partial class KServeGrpcService : GRPCInferenceService.GRPCInferen
         }
     }
 
-    private static bool WantsTiming(Metadata headers) =>
-        string.Equals(headers.GetValue(TimingHeader), "true", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Reads the one header from the HTTP request: <see cref="ServerCallContext.RequestHeaders"/> would copy them all, per call.</summary>
+    private static bool WantsTiming(ServerCallContext context) =>
+        context.GetHttpContext().Request.Headers.TryGetValue(TimingHeader, out var value)
+        && string.Equals(value.ToString(), "true", StringComparison.OrdinalIgnoreCase);
 
     private static void AddTimingTrailers(Metadata trailers, RequestTimestamps timestamps)
     {

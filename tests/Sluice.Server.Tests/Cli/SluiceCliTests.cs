@@ -25,7 +25,7 @@ public sealed class SluiceCliTests
 
         Assert.Equal(0, exitCode);
         foreach (var option in (string[])["--model-repository", "--model-control-mode", "--load-model", "--http-port", "--grpc-port", "--address",
-                     "--device", "--enable-model-management", "--management-token", "--max-request-body-bytes", "--drain-timeout"])
+                     "--device", "--enable-model-management", "--management-token", "--max-request-body-bytes", "--drain-timeout", "--inline-io"])
         {
             Assert.Contains(option, stdout);
         }
@@ -112,6 +112,47 @@ public sealed class SluiceCliTests
         }
         Assert.True(exitCode == 0, $"exit code {exitCode}; stderr: {sluice.Stderr}");
         Assert.Contains("readiness is now false", sluice.Stdout);
+    }
+
+    [Fact]
+    public async Task Serve_InlineIo_AnswersHttpAndGrpcAndStopsCleanlyOnSigterm()
+    {
+        using var repository = new TestRepository().WithAddOne();
+        var httpPort = SluiceProcess.FreePort();
+        var grpcPort = SluiceProcess.FreePort();
+        using var sluice = SluiceProcess.Start("serve", "--model-repository", repository.Path, "--address", "127.0.0.1",
+            "--http-port", httpPort.ToString(), "--grpc-port", grpcPort.ToString(), "--metrics-port", "0", "--inline-io");
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = Timeout };
+        await WaitForReadyModelAsync(client, sluice, "add_one");
+
+        // Many at once on each protocol: continuations now run on the socket threads, and none may be lost or crossed.
+        var http = Enumerable.Range(0, 16).Select(async i =>
+        {
+            using var response = await client.PostAsync("v2/models/add_one/infer",
+                Json($$"""{"inputs":[{"name":"INPUT0","shape":[1,4],"datatype":"FP32","data":[{{i}},1,2,3]}]}"""));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await ReadInferAsync(response)).Floats("OUTPUT0");
+        }).ToArray();
+        using var channel = global::Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        var grpc = new Sluice.Server.Grpc.Protocol.GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var rpcs = Enumerable.Range(0, 16).Select(async i =>
+        {
+            var response = await grpc.ModelInferAsync(Sluice.Server.Tests.Grpc.KServeGrpcServiceTests.AddOneRequest([100 + i, 1, 2, 3]));
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(response.RawOutputContents[0].Span).ToArray();
+        }).ToArray();
+
+        var httpOutputs = await Task.WhenAll(http).WaitAsync(Timeout);
+        var grpcOutputs = await Task.WhenAll(rpcs).WaitAsync(Timeout);
+        sluice.Terminate();
+        var exitCode = await sluice.WaitForExitAsync(Timeout);
+
+        for (var i = 0; i < 16; i++)
+        {
+            Assert.Equal([i + 1f, 2, 3, 4], httpOutputs[i]);
+            Assert.Equal([101f + i, 2, 3, 4], grpcOutputs[i]);
+        }
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}; stderr: {sluice.Stderr}");
     }
 
     private static int CountOf(string text, string value)
