@@ -9,7 +9,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/common.sh"
 export DOTNET_gcServer=0
 : > "$RAW"
-bench() { timeout "${T:-100}" "$APP/GpuBench" "$@" 2>>"$LOG" | tee -a "$RAW"; }
+# The load generator's thread pool spins before sleeping (as the spin server below does): on this 16-core machine a client
+# whose threads sleep adds ~0.2 ms to every round trip (gpu/path_check.sh, 09:26), which is the tool's cost, not the server's.
+bench() { DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=${CLIENT_SPIN:-5000} timeout "${T:-100}" "$APP/GpuBench" "$@" 2>>"$LOG" | tee -a "$RAW"; }
 
 log "card: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
 echo "{\"mode\":\"card\",\"name\":\"$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)\",\"driver\":\"$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)\"}" >> "$RAW"
@@ -85,8 +87,11 @@ serve_model bert_graph_pipe "$BEST_GRAPH" 2 16 1
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
-# Two servers over the same repository, side by side: A as shipped (ports 8000-8002), B with --inline-io (9000-9002: socket
-# continuations stay on the I/O threads, fewer thread wake-ups per round trip). The clients are the same for both.
+# Two servers over the same repository, side by side, the same clients for both: A with the runtime's thread-pool spin
+# (--thread-pool-spin 70, its default; ports 8000-8002), B with --thread-pool-spin 5000 (9000-9002: idle pool threads stay
+# awake ~100x longer, so the hops of a round trip find a running thread; the stub model's round trip on this machine's CPUs
+# went from 0.83 to 0.69 ms and concurrency-32 throughput up 25-55 % in gpu/path_check.sh at 09:26). (--inline-io, tried at
+# 09:05 and 09:12, made no difference.)
 SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR/a" "$SERVE_DIR/b"
 start_server() {   # dir port-base extra-LD-prefix [flags...]
   local dir=$1 base=$2 prefix=$3; shift 3
@@ -104,40 +109,40 @@ wait_both() {   # half-seconds
   return 1
 }
 NVML_HIDDEN=false
-start_server "$SERVE_DIR/a" 8000 ""; SERVER=$LAST_PID
-start_server "$SERVE_DIR/b" 9000 "" --inline-io; SERVER_B=$LAST_PID
+start_server "$SERVE_DIR/a" 8000 "" --thread-pool-spin 70; SERVER=$LAST_PID
+start_server "$SERVE_DIR/b" 9000 "" --thread-pool-spin 5000; SERVER_B=$LAST_PID
 if ! wait_both ${READY_WAIT:-360}; then
   log "servers not ready with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) / $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:9000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
   cp "$SERVE_DIR/a/server.log" "$OUT/server-nvml.log"
   kill $SERVER $SERVER_B 2>/dev/null; sleep 1; kill -9 $SERVER $SERVER_B 2>/dev/null; wait $SERVER $SERVER_B 2>/dev/null
   mkdir -p "$WORK/nonvml" && gcc -shared -fPIC -o "$WORK/nonvml/libnvidia-ml.so.1" "$HERE/nonvml/fake_nvml.c" && NVML_HIDDEN=true
-  start_server "$SERVE_DIR/a" 8000 "$WORK/nonvml:"; SERVER=$LAST_PID
-  start_server "$SERVE_DIR/b" 9000 "$WORK/nonvml:" --inline-io; SERVER_B=$LAST_PID
+  start_server "$SERVE_DIR/a" 8000 "$WORK/nonvml:" --thread-pool-spin 70; SERVER=$LAST_PID
+  start_server "$SERVE_DIR/b" 9000 "$WORK/nonvml:" --thread-pool-spin 5000; SERVER_B=$LAST_PID
   wait_both ${READY_WAIT:-360} || { log "servers still not ready"; NVML_HIDDEN=failed; }
 fi
 echo "{\"mode\":\"server_start\",\"nvml_hidden\":\"$NVML_HIDDEN\"}" >> "$RAW"
 if ready_on 8000; then
-  log "servers ready (A pid $SERVER, B --inline-io pid $SERVER_B, NVML hidden: $NVML_HIDDEN)"
+  log "servers ready (A pid $SERVER, B --thread-pool-spin 5000 pid $SERVER_B, NVML hidden: $NVML_HIDDEN)"
   # No client warm-up: every served config carries model_warmup (serve_model), so shape buckets, CUDA graphs and cuDNN
   # attention plans were made while the versions loaded.
   # Lone requests (server-side phases and the transport's share from the timing trailers), on both servers.
   for b in 1 8 32; do
     log "bert_graph: grpc batch $b, concurrency 1, server A then B"
-    T=90 bench grpc --port 8001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label A
-    T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label B-inline-io
+    T=90 bench grpc --port 8001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label A-spin70
+    T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label B-spin5000
   done
   # Concurrency 32: each config on A then on B, 32 clients on one connection and on four, in two rounds. No timing trailers
   # here: asking for them cost ~20 % of the request path's throughput on the dev machine (7 trailers encoded and parsed per
   # request); the server-side means come from the statistics endpoint before and after each run instead, as perf_analyzer
-  # does. (The 09:0x call on this card also ran B's clients with inline socket completions: slower, dropped.)
+  # does.
   for round in 1 2; do
     for m in $C32_MODELS; do
       for ch in ${C32_CHANNELS:-1 4}; do
         log "round $round, $m: grpc batch 1, concurrency 32, $ch channel(s): A, then B"
         T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-6} --warmup 64 \
-          --stats-port 8000 --label A
+          --stats-port 8000 --label A-spin70
         T=90 bench grpc --port 9001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-6} --warmup 64 \
-          --stats-port 9000 --label B-inline-io
+          --stats-port 9000 --label B-spin5000
       done
     done
   done

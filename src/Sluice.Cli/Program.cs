@@ -31,6 +31,8 @@ public static class Program
             return UsageError;
         }
 
+        ServeCommand.ApplyRuntimeSettings(parsed);   // before the thread pool starts its first worker
+
         // The host handles SIGTERM / Ctrl+C itself (drain, then exit 0), so System.CommandLine must not.
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
     }

@@ -124,6 +124,15 @@ internal static class ServeCommand
             Description = "Load engines from 'sluice build' even when their manifest's hardware fingerprint differs from this machine's (logged as a warning).",
         };
 
+        var threadPoolSpin = new Option<int>(ThreadPoolSpinOption)
+        {
+            Description = "How long idle thread-pool threads spin for new work before sleeping (the runtime's UnfairSemaphoreSpinLimit; "
+                + "0 keeps its default, 70). On a GPU server with idle cores, 5000 keeps the request path's threads awake between a batch's "
+                + "requests and answers (shorter round trips); on CPU serving the spinning takes cores from inference.",
+            DefaultValueFactory = _ => 0,
+            CustomParser = static result => (int)ParseInteger(result, ThreadPoolSpinOption, 0, 1_000_000),
+            HelpName = "N",
+        };
         var inlineIo = new Option<bool>("--inline-io")
         {
             Description = "Run socket I/O continuations on the I/O threads instead of the thread pool: shorter round trips on an idle many-core machine (GPU serving), but a slow HTTP/1.1 request then delays others on its I/O thread.",
@@ -132,7 +141,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC until SIGTERM or Ctrl+C.")
         {
             repository, controlMode, loadModel, httpPort, grpcPort, address, device, enableManagement, token, maxBody, drainTimeout,
-            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets, allowMismatch, inlineIo,
+            sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets, allowMismatch, inlineIo, threadPoolSpin,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -221,6 +230,25 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    private const string ThreadPoolSpinOption = "--thread-pool-spin";
+
+    /// <summary>The runtime setting <c>--thread-pool-spin</c> sets; read once, when the first thread-pool worker starts.</summary>
+    internal const string SpinLimitSetting = "System.Threading.ThreadPool.UnfairSemaphoreSpinLimit";
+
+    /// <summary>
+    /// Applies the serve options the runtime reads once at start (<c>--thread-pool-spin</c>). Called by <c>Main</c> right after
+    /// parsing, before anything has queued work to the thread pool; later it would have no effect.
+    /// </summary>
+    internal static void ApplyRuntimeSettings(ParseResult parsed)
+    {
+        if (parsed.CommandResult.Command.Name == "serve"
+            && parsed.GetResult(ThreadPoolSpinOption) is OptionResult { Implicit: false } result
+            && result.GetValueOrDefault<int>() is > 0 and var spin)
+        {
+            AppContext.SetData(SpinLimitSetting, spin);
+        }
     }
 
     /// <summary>Rules that span options, worded with the command-line flags; then the server's own validation.</summary>

@@ -25,7 +25,7 @@ public sealed class SluiceCliTests
 
         Assert.Equal(0, exitCode);
         foreach (var option in (string[])["--model-repository", "--model-control-mode", "--load-model", "--http-port", "--grpc-port", "--address",
-                     "--device", "--enable-model-management", "--management-token", "--max-request-body-bytes", "--drain-timeout", "--inline-io"])
+                     "--device", "--enable-model-management", "--management-token", "--max-request-body-bytes", "--drain-timeout", "--inline-io", "--thread-pool-spin"])
         {
             Assert.Contains(option, stdout);
         }
@@ -49,6 +49,8 @@ public sealed class SluiceCliTests
     [InlineData("--no-such-option", "--no-such-option")]
     [InlineData("must differ", "--http-port", "9000", "--grpc-port", "9000")]
     [InlineData("--load-model", "--load-model", "x")]
+    [InlineData("--thread-pool-spin", "--thread-pool-spin", "-1")]
+    [InlineData("--thread-pool-spin", "--thread-pool-spin", "lots")]
     public async Task Serve_InvalidOption_ExitsWith2AndOneClearLine(string expected, params string[] args)
     {
         var (exitCode, _, stderr) = await SluiceProcess.RunAsync(Timeout, ["serve", .. args]);
@@ -115,13 +117,13 @@ public sealed class SluiceCliTests
     }
 
     [Fact]
-    public async Task Serve_InlineIo_AnswersHttpAndGrpcAndStopsCleanlyOnSigterm()
+    public async Task Serve_InlineIoAndThreadPoolSpin_AnswersHttpAndGrpcAndStopsCleanlyOnSigterm()
     {
         using var repository = new TestRepository().WithAddOne();
         var httpPort = SluiceProcess.FreePort();
         var grpcPort = SluiceProcess.FreePort();
         using var sluice = SluiceProcess.Start("serve", "--model-repository", repository.Path, "--address", "127.0.0.1",
-            "--http-port", httpPort.ToString(), "--grpc-port", grpcPort.ToString(), "--metrics-port", "0", "--inline-io");
+            "--http-port", httpPort.ToString(), "--grpc-port", grpcPort.ToString(), "--metrics-port", "0", "--inline-io", "--thread-pool-spin", "5000");
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = Timeout };
         await WaitForReadyModelAsync(client, sluice, "add_one");
 
