@@ -87,11 +87,10 @@ serve_model bert_graph_pipe "$BEST_GRAPH" 2 16 1
 # (Two instances replaying CUDA graphs failed on the H200 with capture errors that poisoned the process: not served.)
 log "NVML alone (GpuBench, 20 s limit)"; T=20 bench nvml
 
-# Two servers over the same repository, side by side, the same clients for both: A with the runtime's thread-pool spin
-# (--thread-pool-spin 70, its default; ports 8000-8002), B with --thread-pool-spin 5000 (9000-9002: idle pool threads stay
-# awake ~100x longer, so the hops of a round trip find a running thread; the stub model's round trip on this machine's CPUs
-# went from 0.83 to 0.69 ms and concurrency-32 throughput up 25-55 % in gpu/path_check.sh at 09:26). (--inline-io, tried at
-# 09:05 and 09:12, made no difference.)
+# Two servers over the same repository, side by side, the same clients for both: A with the runtime's own thread-pool spin
+# (--thread-pool-spin 70; ports 8000-8002), B as shipped (9000-9002), whose --device cuda default is --thread-pool-spin 5000:
+# idle pool threads stay awake ~100x longer, so the hops of a round trip find a running thread. (09:3x call, explicit flags:
+# bert_graph_pipe on 4 connections 61-65 % with 70, 83-85 % with 5000. --inline-io, tried at 09:05 and 09:12, changed nothing.)
 SERVE_DIR=$WORK/serve; mkdir -p "$SERVE_DIR/a" "$SERVE_DIR/b"
 start_server() {   # dir port-base extra-LD-prefix [flags...]
   local dir=$1 base=$2 prefix=$3; shift 3
@@ -110,26 +109,26 @@ wait_both() {   # half-seconds
 }
 NVML_HIDDEN=false
 start_server "$SERVE_DIR/a" 8000 "" --thread-pool-spin 70; SERVER=$LAST_PID
-start_server "$SERVE_DIR/b" 9000 "" --thread-pool-spin 5000; SERVER_B=$LAST_PID
+start_server "$SERVE_DIR/b" 9000 ""; SERVER_B=$LAST_PID
 if ! wait_both ${READY_WAIT:-360}; then
   log "servers not ready with NVML visible: $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v2/health/live) / $(curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:9000/v2/health/live) from /v2/health/live; retrying with NVML hidden"
   cp "$SERVE_DIR/a/server.log" "$OUT/server-nvml.log"
   kill $SERVER $SERVER_B 2>/dev/null; sleep 1; kill -9 $SERVER $SERVER_B 2>/dev/null; wait $SERVER $SERVER_B 2>/dev/null
   mkdir -p "$WORK/nonvml" && gcc -shared -fPIC -o "$WORK/nonvml/libnvidia-ml.so.1" "$HERE/nonvml/fake_nvml.c" && NVML_HIDDEN=true
   start_server "$SERVE_DIR/a" 8000 "$WORK/nonvml:" --thread-pool-spin 70; SERVER=$LAST_PID
-  start_server "$SERVE_DIR/b" 9000 "$WORK/nonvml:" --thread-pool-spin 5000; SERVER_B=$LAST_PID
+  start_server "$SERVE_DIR/b" 9000 "$WORK/nonvml:"; SERVER_B=$LAST_PID
   wait_both ${READY_WAIT:-360} || { log "servers still not ready"; NVML_HIDDEN=failed; }
 fi
 echo "{\"mode\":\"server_start\",\"nvml_hidden\":\"$NVML_HIDDEN\"}" >> "$RAW"
 if ready_on 8000; then
-  log "servers ready (A pid $SERVER, B --thread-pool-spin 5000 pid $SERVER_B, NVML hidden: $NVML_HIDDEN)"
+  log "servers ready (A pid $SERVER, B as shipped pid $SERVER_B, NVML hidden: $NVML_HIDDEN)"
   # No client warm-up: every served config carries model_warmup (serve_model), so shape buckets, CUDA graphs and cuDNN
   # attention plans were made while the versions loaded.
   # Lone requests (server-side phases and the transport's share from the timing trailers), on both servers.
   for b in 1 8 32; do
     log "bert_graph: grpc batch $b, concurrency 1, server A then B"
     T=90 bench grpc --port 8001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label A-spin70
-    T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label B-spin5000
+    T=90 bench grpc --port 9001 --model bert_graph --batch $b --seq $SEQ --concurrency 1 --seconds 20 --requests 300 --timing --label B-default
   done
   # Concurrency 32: each config on A then on B, 32 clients on one connection and on four, in two rounds. No timing trailers
   # here: asking for them cost ~20 % of the request path's throughput on the dev machine (7 trailers encoded and parsed per
@@ -142,18 +141,18 @@ if ready_on 8000; then
         T=90 bench grpc --port 8001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-6} --warmup 64 \
           --stats-port 8000 --label A-spin70
         T=90 bench grpc --port 9001 --model $m --batch 1 --seq $SEQ --concurrency 32 --channels $ch --seconds ${C32_SECONDS:-6} --warmup 64 \
-          --stats-port 9000 --label B-spin5000
+          --stats-port 9000 --label B-default
       done
     done
   done
   # The load tool itself (`sluice bench`, gRPC, synthesized BERT inputs): batch 1/8/32 alone, then concurrency 32.
   for b in 1 8 32; do
     log "sluice bench: bert_graph, batch $b, concurrency 1"
-    timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph --batch-size $b --output pooler_output \
+    timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:9001 -u http://127.0.0.1:9000 -m bert_graph --batch-size $b --output pooler_output \
       --seq-len $SEQ -c 1 -d 5s --max-trials 1 --report "$OUT/sluice_bench/bert_graph_b$b" >>"$LOG" 2>&1 || log "sluice bench failed"
   done
   log "sluice bench: bert_graph_pipe, batch 1, concurrency 32"
-  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:8001 -u http://127.0.0.1:8000 -m bert_graph_pipe --batch-size 1 --output pooler_output \
+  timeout 60 "$APP/sluice" bench -i grpc --grpc-url http://127.0.0.1:9001 -u http://127.0.0.1:9000 -m bert_graph_pipe --batch-size 1 --output pooler_output \
     --seq-len $SEQ -c 32 -d 10s --max-trials 1 --report "$OUT/sluice_bench/bert_graph_pipe_c32" >>"$LOG" 2>&1 || log "sluice bench failed"
 
   # :: 4. GPU memory: Sluice's /metrics vs nvidia-smi vs NVML read by GpuBench, taken back to back.

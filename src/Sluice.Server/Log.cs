@@ -34,8 +34,8 @@ internal static partial class Log
     public static partial void ManagementDenied(this ILogger logger, string path, string? remoteAddress, string reason);
 
     [LoggerMessage(EventIds.ServerListening, LogLevel.Information,
-        "Sluice is serving models from {RepositoryPath} (control mode {ControlMode}, device {Device}): KServe v2 HTTP on {HttpAddress}, gRPC on {GrpcAddress}.")]
-    public static partial void ServerListening(this ILogger logger, string repositoryPath, string controlMode, string device, string httpAddress, string grpcAddress);
+        "Sluice is serving models from {RepositoryPath} (control mode {ControlMode}, device {Device}): KServe v2 HTTP on {HttpAddress}, gRPC on {GrpcAddress}; thread-pool spin limit {SpinLimit}.")]
+    public static partial void ServerListening(this ILogger logger, string repositoryPath, string controlMode, string device, string httpAddress, string grpcAddress, string spinLimit);
 
     [LoggerMessage(EventIds.DrainStarted, LogLevel.Information,
         "Shutting down: readiness is now false, new requests get 503; waiting up to {DrainTimeoutSeconds:F0} s for {InFlight} in-flight request(s).")]

@@ -41,7 +41,8 @@ internal sealed class ServerLifetimeService(
             repository.ControlMode.ToString().ToLowerInvariant(),
             repository.Device,
             addresses.Http.ToString(),
-            addresses.Grpc.ToString());
+            addresses.Grpc.ToString(),
+            AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "the runtime's default");
         return Task.CompletedTask;
     }
 

@@ -155,6 +155,27 @@ public sealed class SluiceCliTests
         }
 
         Assert.True(exitCode == 0, $"exit code {exitCode}; stderr: {sluice.Stderr}");
+        Assert.Contains("thread-pool spin limit 5000", sluice.Stdout);
+    }
+
+    [Fact]
+    public void ThreadPoolSpin_DefaultsTo5000OnGpuDevicesOnlyAndAnExplicitValueWins()
+    {
+        var root = new System.CommandLine.RootCommand { Sluice.Cli.Commands.ServeCommand.Create() };
+        object? SpinAfter(params string[] args)
+        {
+            AppContext.SetData(Sluice.Cli.Commands.ServeCommand.SpinLimitSetting, null);
+            Sluice.Cli.Commands.ServeCommand.ApplyRuntimeSettings(root.Parse(args));
+            return AppContext.GetData(Sluice.Cli.Commands.ServeCommand.SpinLimitSetting);
+        }
+
+        Assert.Equal(5000, SpinAfter("serve", "--device", "cuda"));
+        Assert.Equal(5000, SpinAfter("serve", "--device", "tensorrt"));
+        Assert.Null(SpinAfter("serve"));
+        Assert.Null(SpinAfter("serve", "--device", "cpu"));
+        Assert.Equal(70, SpinAfter("serve", "--device", "cuda", "--thread-pool-spin", "70"));
+        Assert.Equal(3000, SpinAfter("serve", "--thread-pool-spin", "3000"));
+        Assert.Null(SpinAfter("serve", "--device", "cuda", "--thread-pool-spin", "0"));   // 0: the runtime's own
     }
 
     private static int CountOf(string text, string value)
