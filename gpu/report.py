@@ -162,7 +162,9 @@ def table(rows, baseline_path):
             out.append(f"| GPU memory reported by Sluice within 5% of nvidia-smi | /metrics had no nv_gpu_memory_used_bytes ({mem['sluice_metrics'] or 'empty'}); nvidia-smi {mem['nvidia_smi_used_total_mib']} MiB | not measured |")
     nvml = next((r for r in rows if r.get("mode") == "nvml" and "error" not in r and r.get("pid")), None)
     if nvml and mem and mem.get("nvidia_smi_apps"):
-        app_mib = sum(float(p.split(",")[1]) for p in mem["nvidia_smi_apps"].split(";") if "," in p)
+        apps = {int(p.split(",")[0]): float(p.split(",")[1]) for p in mem["nvidia_smi_apps"].split(";") if "," in p}
+        # nvidia-smi's figure for the server's own process (older raw files: the sum, when one server ran)
+        app_mib = apps.get(mem.get("server_pid"), sum(apps.values()))
         proc = (nvml.get("process_used_bytes") or 0) / 2**20
         out.append(f"| (for comparison) the server process's own NVML figure vs nvidia-smi's per-process figure | {proc:.0f} MiB vs {app_mib:.0f} MiB "
                    f"({abs(proc - app_mib) / app_mib:.1%}) | {verdict(abs(proc - app_mib) / app_mib <= 0.05)} |")
