@@ -25,6 +25,8 @@ public sealed class RequestTimestamps
     /// <summary>Size of the batch this request ran in (in batch-dimension rows), 0 before it ran.</summary>
     public int BatchSize { get; set; }
 
+    /// <summary>Time from arrival to entering the queue: reading, decoding and validating the request.</summary>
+    public TimeSpan AdmitDuration => Between(Received, Queued);
     /// <summary>Time from entering the queue to the batch starting.</summary>
     public TimeSpan QueueDuration => Between(Queued, BatchStart);
     /// <summary>Time spent preparing inputs.</summary>

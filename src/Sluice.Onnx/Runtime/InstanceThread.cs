@@ -34,31 +34,28 @@ internal sealed class InstanceThread : IDisposable
     public Task<T> Run<T>(Func<T> work, CancellationToken cancellationToken)
     {
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        try
+        var posted = TryPost(() =>
         {
-            _work.Add(() =>
+            if (cancellationToken.IsCancellationRequested)
             {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    completion.TrySetCanceled(cancellationToken);
-                    return;
-                }
+                completion.TrySetCanceled(cancellationToken);
+                return;
+            }
 
-                try
-                {
-                    completion.TrySetResult(work());
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    completion.TrySetCanceled(cancellationToken);
-                }
-                catch (Exception e)
-                {
-                    completion.TrySetException(e);
-                }
-            });
-        }
-        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)   // disposed: adding was completed
+            try
+            {
+                completion.TrySetResult(work());
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                completion.TrySetCanceled(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                completion.TrySetException(e);
+            }
+        });
+        if (!posted)
         {
             completion.TrySetException(new ObjectDisposedException(_thread.Name));
         }
@@ -66,7 +63,7 @@ internal sealed class InstanceThread : IDisposable
         return completion.Task;
     }
 
-    /// <summary>Queues work; false once the thread is ending.</summary>
+    /// <summary>Queues work; false once the thread is ending (adding was completed).</summary>
     private bool TryPost(Action work)
     {
         try

@@ -420,12 +420,9 @@ public sealed partial class KServeGrpcService : GRPCInferenceService.GRPCInferen
         trailers.Add("sluice-compute-infer-us", Microseconds(timestamps.ComputeInferDuration));
         trailers.Add("sluice-compute-output-us", Microseconds(timestamps.ComputeOutputDuration));
         trailers.Add("sluice-batch-size", timestamps.BatchSize.ToString(CultureInfo.InvariantCulture));
-        trailers.Add("sluice-admit-us", Microseconds(Between(timestamps.Received, timestamps.Queued)));
+        trailers.Add("sluice-admit-us", Microseconds(timestamps.AdmitDuration));
         trailers.Add("sluice-server-us", Microseconds(timestamps.EndToEndDuration));
     }
-
-    private static TimeSpan Between(long start, long end) =>
-        start == 0 || end < start ? TimeSpan.Zero : Stopwatch.GetElapsedTime(start, end);
 
     private static string Microseconds(TimeSpan duration) =>
         (duration.Ticks / TimeSpan.TicksPerMicrosecond).ToString(CultureInfo.InvariantCulture);
