@@ -164,12 +164,6 @@ internal static class ServeCommand
                 LatencyBucketsSeconds = parse.GetValue(latencyBuckets) ?? [],
                 InlineIo = parse.GetValue(inlineIo),
             };
-            if (server.InlineIo)
-            {
-                // Read once by the runtime when the first socket is made, which has not happened yet in this process.
-                Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-            }
-
             var repositoryPath = parse.GetValue(repository);
             var mode = parse.GetValue(controlMode) switch
             {
@@ -238,14 +232,20 @@ internal static class ServeCommand
     internal const string SpinLimitSetting = "System.Threading.ThreadPool.UnfairSemaphoreSpinLimit";
 
     /// <summary>
-    /// Applies the serve options the runtime reads once at start (<c>--thread-pool-spin</c>). Called by <c>Main</c> right after
-    /// parsing, before anything has queued work to the thread pool; later it would have no effect.
+    /// Applies the serve options the runtime reads once at start: <c>--thread-pool-spin</c> (when the pool starts its first
+    /// worker) and the socket half of <c>--inline-io</c> (when the first socket is made). Called by <c>Main</c> right after
+    /// parsing, before either has happened; later they would have no effect.
     /// </summary>
     internal static void ApplyRuntimeSettings(ParseResult parsed)
     {
         if (parsed.CommandResult.Command.Name != "serve")
         {
             return;
+        }
+
+        if (parsed.GetValue<bool>("--inline-io"))
+        {
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         }
 
         var spin = parsed.GetResult(ThreadPoolSpinOption) is OptionResult { Implicit: false } given
