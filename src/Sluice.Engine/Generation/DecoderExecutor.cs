@@ -34,11 +34,19 @@ internal sealed class DecoderExecutor
     private readonly string[] _presentNames;
     private readonly DataType _logitsType;
     private readonly string[] _pastNames;
+    private readonly bool _lastPositionLogits;
     private byte[][] _outputBuffers = [];
 
-    public DecoderExecutor(IModelRunner runner, ModelSignature signature, KvCachePool cache, DecoderModelSettings settings)
+    /// <param name="runner">The loaded decoder.</param>
+    /// <param name="signature">Its inputs and outputs.</param>
+    /// <param name="cache">The block pool.</param>
+    /// <param name="settings">Its decoder settings.</param>
+    /// <param name="lastPositionLogits">True when the runner's model computes logits for each row's last position only
+    /// (<see cref="Sluice.Onnx.Graph.LastPositionLogits"/>): <c>[batch, 1, vocab]</c>.</param>
+    public DecoderExecutor(IModelRunner runner, ModelSignature signature, KvCachePool cache, DecoderModelSettings settings, bool lastPositionLogits = false)
     {
         _runner = runner;
+        _lastPositionLogits = lastPositionLogits;
         _cache = cache;
         _layers = settings.Layers;
         _vocab = settings.VocabSize;
@@ -105,20 +113,30 @@ internal sealed class DecoderExecutor
         }
 
         var total = past + newTokens;
+        for (var b = 0; b < batch && _lastPositionLogits && logits is not null; b++)
+        {
+            // Row b's logits are those of position newTokens - 1, a real token only when every row fills the step.
+            if (items[b].Count != newTokens)
+            {
+                throw new InvalidOperationException("A model with last-position logits needs equal new-token counts in a step that returns logits.");
+            }
+        }
+
+        var logitsRows = _lastPositionLogits ? 1 : newTokens;
         var heads = _cache.KvHeads;
         var headDim = _cache.HeadDim;
         var rented = new List<byte[]>(4 + _pastNames.Length);
         try
         {
             var inputs = BuildInputs(items, rented, batch, newTokens, past, total);
-            var result = await _runner.RunIntoAsync(inputs, OutputBuffers(logits is not null, batch, newTokens, total), cancellationToken).ConfigureAwait(false);
+            var result = await _runner.RunIntoAsync(inputs, OutputBuffers(logits is not null, batch, logitsRows, total), cancellationToken).ConfigureAwait(false);
             var first = logits is null ? 0 : 1;
 
             // Keep the last new token's logits per sequence.
             var logitsData = logits is null ? default : result.Outputs[0].Data.Span;
             for (var b = 0; b < batch && logits is not null; b++)
             {
-                var rowIndex = (long)b * newTokens + items[b].Count - 1;
+                var rowIndex = _lastPositionLogits ? b : (long)b * newTokens + items[b].Count - 1;
                 var target = logits.AsSpan(b * _vocab, _vocab);
                 if (_logitsType == DataType.Fp16)
                 {
@@ -212,7 +230,7 @@ internal sealed class DecoderExecutor
     }
 
     /// <summary>The step's output buffers (logits when wanted, then every present), grown as needed and reused.</summary>
-    private TensorData[] OutputBuffers(bool withLogits, int batch, int newTokens, int total)
+    private TensorData[] OutputBuffers(bool withLogits, int batch, int logitsRows, int total)
     {
         var names = withLogits ? _outputNames : _presentNames;
         if (_outputBuffers.Length < _outputNames.Length)
@@ -226,7 +244,7 @@ internal sealed class DecoderExecutor
         {
             var isLogits = withLogits && i == 0;
             var slot = withLogits ? i : i + 1;
-            var bytes = checked((int)(isLogits ? (long)batch * newTokens * _vocab * (_logitsType == DataType.Fp16 ? 2 : 4) : presentBytes));
+            var bytes = checked((int)(isLogits ? (long)batch * logitsRows * _vocab * (_logitsType == DataType.Fp16 ? 2 : 4) : presentBytes));
             if (_outputBuffers[slot] is not { } buffer || buffer.Length < bytes)
             {
                 buffer = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, 1) * 5 / 4, pinned: true);   // headroom: lengths grow a token a step
@@ -234,7 +252,7 @@ internal sealed class DecoderExecutor
             }
 
             outputs[i] = isLogits
-                ? new TensorData(names[i], _logitsType, [batch, newTokens, _vocab], buffer.AsMemory(0, bytes))
+                ? new TensorData(names[i], _logitsType, [batch, logitsRows, _vocab], buffer.AsMemory(0, bytes))
                 : new TensorData(names[i], _kvType, [batch, _cache.KvHeads, total, _cache.HeadDim], buffer.AsMemory(0, bytes));
         }
 

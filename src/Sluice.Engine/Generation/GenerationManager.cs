@@ -8,6 +8,7 @@ using Sluice.Core.Generation;
 using Sluice.Core.Inference;
 using Sluice.Core.Runtime;
 using Sluice.Engine.Hosting;
+using Sluice.Onnx.Graph;
 
 namespace Sluice.Engine.Generation;
 
@@ -168,13 +169,25 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
     private BlockKvBackend CreateBlockBackend(DecoderModelSettings settings, ModelConfig config, string provider)
     {
         var signature = _backend.ReadSignature(settings.ModelPath, config.Execution);
-        var runner = _backend.CreateRunner(config, settings.ModelPath, new RunnerPlacement(provider, 0, 0));
+        IModelRunner runner;
+        bool lastPositionLogits;
+        using (var rewritten = LastPositionLogits.TryWrite(settings.ModelPath, out var reason))
+        {
+            // The session reads the copy while it loads; the copy is deleted right after.
+            runner = _backend.CreateRunner(config, rewritten?.Path ?? settings.ModelPath, new RunnerPlacement(provider, 0, 0));
+            lastPositionLogits = rewritten is not null;
+            if (!lastPositionLogits)
+            {
+                LogEveryPositionLogits(_logger, settings.Name, reason);
+            }
+        }
+
         KvCachePool? pool = null;
         try
         {
             pool = new KvCachePool((settings.KvCacheTokens + settings.KvBlockSize - 1) / settings.KvBlockSize, settings.KvBlockSize,
                 settings.Layers, settings.KvHeads, settings.HeadDim, settings.KvElementSize);
-            var executor = new DecoderExecutor(runner, signature, pool, settings);
+            var executor = new DecoderExecutor(runner, signature, pool, settings, lastPositionLogits);
             return new BlockKvBackend(pool, executor, settings.ContextLength, runner);
         }
         catch
@@ -223,6 +236,10 @@ public sealed partial class GenerationManager : IGenerationService, IHostedServi
     [LoggerMessage(EventId = 4100, Level = LogLevel.Information,
         Message = "Decoder model '{Model}' version {Version} loaded; KV cache: {Cache}, {CacheMiB:F0} MiB preallocated; up to {MaxRunning} running sequences")]
     private static partial void LogLoaded(ILogger logger, string model, string version, string cache, double cacheMiB, int maxRunning);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Information,
+        Message = "Decoder model '{Model}': the vocabulary projection runs for every position, prompt tokens included, since the graph could not be rewritten to keep the last one: {Reason}")]
+    private static partial void LogEveryPositionLogits(ILogger logger, string model, string reason);
 
     [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Decoder model '{Model}' failed to load: {Reason}")]
     private static partial void LogLoadFailed(ILogger logger, string model, string reason);
