@@ -36,6 +36,8 @@ internal sealed class DecoderExecutor
     private readonly string[] _pastNames;
     private readonly bool _lastPositionLogits;
     private byte[][] _outputBuffers = [];
+    private PinnedFloats? _logitsOutput;
+    private float[] _logitsScratch = [];
 
     /// <param name="runner">The loaded decoder.</param>
     /// <param name="signature">Its inputs and outputs.</param>
@@ -96,12 +98,13 @@ internal sealed class DecoderExecutor
     }
 
     /// <summary>
-    /// Runs the batch and writes each item's last-token logits into <paramref name="logits"/> (row per item, vocab wide);
-    /// with <paramref name="logits"/> null only the keys and values are computed (ONNX Runtime runs what the requested
-    /// outputs need, so the vocabulary projection is skipped). Cache blocks for the new positions must have been allocated
-    /// (see <see cref="EnsureBlocks"/>).
+    /// Runs the batch. With <paramref name="withLogits"/> returns each item's last-token logits, row b at
+    /// <c>[b * vocab, (b + 1) * vocab)</c> of an array the executor owns and reuses (valid until the next run); FP32 logits
+    /// of one position per row are the runner's output buffer itself, so nothing is copied. Without, only the keys and values
+    /// are fetched and an empty array is returned (with <see cref="Sluice.Onnx.Graph.LastPositionLogits"/> the vocabulary projection then
+    /// costs one position per row). Cache blocks for the new positions must have been allocated (see <see cref="EnsureBlocks"/>).
     /// </summary>
-    public async ValueTask RunAsync(IReadOnlyList<StepItem> items, float[]? logits, CancellationToken cancellationToken)
+    public async ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool withLogits, CancellationToken cancellationToken)
     {
         var batch = items.Count;
         var newTokens = 0;
@@ -113,7 +116,7 @@ internal sealed class DecoderExecutor
         }
 
         var total = past + newTokens;
-        for (var b = 0; b < batch && _lastPositionLogits && logits is not null; b++)
+        for (var b = 0; b < batch && _lastPositionLogits && withLogits; b++)
         {
             // Row b's logits are those of position newTokens - 1, a real token only when every row fills the step.
             if (items[b].Count != newTokens)
@@ -129,28 +132,9 @@ internal sealed class DecoderExecutor
         try
         {
             var inputs = BuildInputs(items, rented, batch, newTokens, past, total);
-            var result = await _runner.RunIntoAsync(inputs, OutputBuffers(logits is not null, batch, logitsRows, total), cancellationToken).ConfigureAwait(false);
-            var first = logits is null ? 0 : 1;
-
-            // Keep the last new token's logits per sequence.
-            var logitsData = logits is null ? default : result.Outputs[0].Data.Span;
-            for (var b = 0; b < batch && logits is not null; b++)
-            {
-                var rowIndex = _lastPositionLogits ? b : (long)b * newTokens + items[b].Count - 1;
-                var target = logits.AsSpan(b * _vocab, _vocab);
-                if (_logitsType == DataType.Fp16)
-                {
-                    var source = MemoryMarshal.Cast<byte, Half>(logitsData).Slice((int)(rowIndex * _vocab), _vocab);
-                    for (var v = 0; v < _vocab; v++)
-                    {
-                        target[v] = (float)source[v];
-                    }
-                }
-                else
-                {
-                    MemoryMarshal.Cast<byte, float>(logitsData).Slice((int)(rowIndex * _vocab), _vocab).CopyTo(target);
-                }
-            }
+            var result = await _runner.RunIntoAsync(inputs, OutputBuffers(withLogits, batch, logitsRows, total), cancellationToken).ConfigureAwait(false);
+            var first = withLogits ? 1 : 0;
+            var logits = withLogits ? LastTokenLogits(items, result.Outputs[0].Data.Span, newTokens, logitsRows) : [];
 
             // Scatter the new keys and values into the cache blocks.
             for (var layer = 0; layer < _layers; layer++)
@@ -170,6 +154,8 @@ internal sealed class DecoderExecutor
                     }
                 }
             }
+
+            return logits;
         }
         finally
         {
@@ -178,6 +164,41 @@ internal sealed class DecoderExecutor
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
+    }
+
+    /// <summary>Each item's last-token logits as floats, row per item: the output buffer itself when it already is that.</summary>
+    private float[] LastTokenLogits(IReadOnlyList<StepItem> items, ReadOnlySpan<byte> output, int newTokens, int logitsRows)
+    {
+        var batch = items.Count;
+        if (_logitsType == DataType.Fp32 && logitsRows == 1)
+        {
+            return _logitsOutput!.Array;   // the run wrote it there
+        }
+
+        if (_logitsScratch.Length < batch * _vocab)
+        {
+            _logitsScratch = new float[batch * _vocab];
+        }
+
+        for (var b = 0; b < batch; b++)
+        {
+            var rowIndex = logitsRows == 1 ? b : (long)b * newTokens + items[b].Count - 1;
+            var target = _logitsScratch.AsSpan(b * _vocab, _vocab);
+            if (_logitsType == DataType.Fp16)
+            {
+                var source = MemoryMarshal.Cast<byte, Half>(output).Slice((int)(rowIndex * _vocab), _vocab);
+                for (var v = 0; v < _vocab; v++)
+                {
+                    target[v] = (float)source[v];
+                }
+            }
+            else
+            {
+                MemoryMarshal.Cast<byte, float>(output).Slice((int)(rowIndex * _vocab), _vocab).CopyTo(target);
+            }
+        }
+
+        return _logitsScratch;
     }
 
     /// <summary>Allocates the blocks that positions up to <paramref name="end"/> need, from the sequence's reservation.</summary>
@@ -245,6 +266,18 @@ internal sealed class DecoderExecutor
             var isLogits = withLogits && i == 0;
             var slot = withLogits ? i : i + 1;
             var bytes = checked((int)(isLogits ? (long)batch * logitsRows * _vocab * (_logitsType == DataType.Fp16 ? 2 : 4) : presentBytes));
+            if (isLogits && _logitsType == DataType.Fp32 && logitsRows == 1)
+            {
+                // Written where the sampler reads it (see LastTokenLogits).
+                if (_logitsOutput is null || _logitsOutput.Array.Length < batch * _vocab)
+                {
+                    _logitsOutput = new PinnedFloats(batch * _vocab);
+                }
+
+                outputs[i] = new TensorData(names[i], _logitsType, [batch, 1, _vocab], _logitsOutput.Memory[..bytes]);
+                continue;
+            }
+
             if (_outputBuffers[slot] is not { } buffer || buffer.Length < bytes)
             {
                 buffer = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, 1) * 5 / 4, pinned: true);   // headroom: lengths grow a token a step

@@ -30,10 +30,10 @@ internal interface IKvBackend : IDisposable
     void Release(Sequence sequence);
 
     /// <summary>
-    /// Runs one batch: decodes (one token each; writes each item's logits, row per item, into <paramref name="logits"/>) or
-    /// prefill chunks (cache only: <paramref name="logits"/> is null and no logits are computed).
+    /// Runs one batch: decodes (one token each; returns each item's logits, row b at <c>[b * vocab, (b + 1) * vocab)</c> of
+    /// an array the backend owns, valid until its next run) or prefill chunks (cache only: returns an empty array).
     /// </summary>
-    ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[]? logits, CancellationToken cancellationToken);
+    ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken);
 }
 
 /// <summary>Explicit-KV decoders: a block pool in host memory, gathered into the model's past inputs each step.</summary>
@@ -67,14 +67,14 @@ internal sealed class BlockKvBackend(KvCachePool cache, DecoderExecutor executor
         sequence.Reservation = 0;
     }
 
-    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[]? logits, CancellationToken cancellationToken)
+    public ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken)
     {
         foreach (var item in items)
         {
             executor.EnsureBlocks(item.Sequence, item.Start + item.Count);
         }
 
-        return executor.RunAsync(items, logits, cancellationToken);
+        return executor.RunAsync(items, decode, cancellationToken);
     }
 
     public void Dispose()
@@ -95,6 +95,7 @@ internal sealed class SlotKvBackend : IKvBackend
     private readonly int _vocab;
     private int _used;
     private float[] _decodeLogits = [];
+    private float[] _itemLogits = [];
     private int[] _tokens = [];
     private int[] _positions = [];
 
@@ -152,9 +153,9 @@ internal sealed class SlotKvBackend : IKvBackend
         Volatile.Write(ref _used, last);
     }
 
-    public ValueTask RunAsync(IReadOnlyList<StepItem> items, bool decode, float[]? logits, CancellationToken cancellationToken)
+    public ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken)
     {
-        if (!decode || logits is null)
+        if (!decode)
         {
             foreach (var item in items)
             {
@@ -162,7 +163,7 @@ internal sealed class SlotKvBackend : IKvBackend
                 _runner.Prefill(item.Sequence.Slot, tokens, item.Start, []);
             }
 
-            return ValueTask.CompletedTask;
+            return ValueTask.FromResult<float[]>([]);
         }
 
         // Every used slot takes part; one without a decode item this step (its prefill is pending or part-done) writes a
@@ -173,6 +174,7 @@ internal sealed class SlotKvBackend : IKvBackend
             _tokens = new int[_occupants.Length];
             _positions = new int[_occupants.Length];
             _decodeLogits = new float[_occupants.Length * _vocab];
+            _itemLogits = new float[_occupants.Length * _vocab];
         }
 
         for (var slot = 0; slot < n; slot++)
@@ -191,10 +193,10 @@ internal sealed class SlotKvBackend : IKvBackend
         _runner.Decode(_tokens.AsSpan(0, n), _positions.AsSpan(0, n), _decodeLogits);
         for (var b = 0; b < items.Count; b++)
         {
-            _decodeLogits.AsSpan(items[b].Sequence.Slot * _vocab, _vocab).CopyTo(logits.AsSpan(b * _vocab, _vocab));
+            _decodeLogits.AsSpan(items[b].Sequence.Slot * _vocab, _vocab).CopyTo(_itemLogits.AsSpan(b * _vocab, _vocab));
         }
 
-        return ValueTask.CompletedTask;
+        return ValueTask.FromResult(_itemLogits);
     }
 
     public void Dispose() => _runner.Dispose();

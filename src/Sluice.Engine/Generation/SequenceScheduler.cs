@@ -31,7 +31,6 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     private readonly List<Sequence> _running = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private float[] _logits = [];
     private int[] _tokens = [];
 
     /// <summary>From this many rows a decode step samples its rows in parallel: each row's sampler is its own sequence's, and
@@ -253,8 +252,9 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
 
         // Prefill first: prompt chunks, first come first served, within what the step's token budget leaves after one
         // decode token per running sequence. A prompt's last token is not prefilled: it is decoded with the others, which
-        // gives the first token's logits, so prefill runs never compute logits (the vocabulary projection of every prompt
-        // position would cost as much as the whole decode of as many tokens).
+        // gives the first token's logits, so prefill runs never need logits. (ONNX Runtime still runs the vocabulary
+        // projection unless the graph stops it: decoders on the host cache are rewritten to project one position per row,
+        // see LastPositionLogits.)
         var budget = _settings.StepTokenBudget - _running.Count;
         var prefill = new List<StepItem>();
         foreach (var sequence in _running)
@@ -301,15 +301,11 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     private async Task<TimeSpan> RunAsync(List<StepItem> items, bool decode)
     {
         var vocab = _settings.VocabSize;
-        if (_logits.Length < items.Count * vocab)
-        {
-            _logits = new float[items.Count * vocab];
-        }
-
         var started = Stopwatch.GetTimestamp();
+        float[] logits;
         try
         {
-            await _cache.RunAsync(items, decode, decode ? _logits : null, CancellationToken.None).ConfigureAwait(false);
+            logits = await _cache.RunAsync(items, decode, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InferenceException or InvalidOperationException or OutOfMemoryException)
         {
@@ -331,7 +327,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         var elapsed = Stopwatch.GetElapsedTime(started);
         if (decode)
         {
-            SampleAll(items, vocab);
+            SampleAll(items, logits, vocab);
         }
 
         var now = Stopwatch.GetTimestamp();
@@ -342,7 +338,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
             sequence.Cached = item.Start + item.Count;
             if (decode)
             {
-                Emit(sequence, _tokens[b], _logits.AsSpan(b * vocab, vocab), now);
+                Emit(sequence, _tokens[b], logits.AsSpan(b * vocab, vocab), now);
             }
         }
 
@@ -350,7 +346,7 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     }
 
     /// <summary>Picks each decoded row's next token into <see cref="_tokens"/> (rows in parallel from <see cref="ParallelSamplingRows"/>).</summary>
-    private void SampleAll(List<StepItem> items, int vocab)
+    private void SampleAll(List<StepItem> items, float[] logits, int vocab)
     {
         if (_tokens.Length < items.Count)
         {
@@ -361,13 +357,12 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         {
             for (var b = 0; b < items.Count; b++)
             {
-                _tokens[b] = items[b].Sequence.Sampler.Next(_logits.AsSpan(b * vocab, vocab));
+                _tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab));
             }
 
             return;
         }
 
-        var logits = _logits;
         var tokens = _tokens;
         Parallel.For(0, items.Count, b => tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab)));
     }
