@@ -98,6 +98,20 @@ public static class LastPositionLogits
     public static RewrittenModel? TryWrite(string modelPath, out string reason)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        try
+        {
+            return Write(modelPath, out reason);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // The unmodified model still loads (ONNX Runtime reads it itself); only the saving is lost.
+            reason = $"the copy could not be made ({e.Message})";
+            return null;
+        }
+    }
+
+    private static RewrittenModel? Write(string modelPath, out string reason)
+    {
         if (new FileInfo(modelPath).Length >= int.MaxValue)
         {
             reason = "the model file is over 2 GB";

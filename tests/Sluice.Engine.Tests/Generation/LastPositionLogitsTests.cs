@@ -104,6 +104,16 @@ public sealed class LastPositionLogitsTests : IDisposable
         Assert.Equal("the graph has no output 'logits'", LastPositionLogits.TryApply(model));
     }
 
+    [Fact]
+    public void A_file_that_does_not_parse_gives_a_reason_instead_of_an_exception()
+    {
+        var broken = Path.Combine(_root, "broken.onnx");
+        File.WriteAllBytes(broken, [0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+
+        Assert.Null(LastPositionLogits.TryWrite(broken, out var reason));
+        Assert.StartsWith("the copy could not be made", reason, StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, (float[] Values, long[] Shape)> Run(string modelPath, int batch, int past, int fresh)
     {
         var total = past + fresh;
