@@ -227,10 +227,12 @@ public interface ISlotDecoderRunner : IDisposable
 
     /// <summary>
     /// One decode step for slots 0..n-1 (n = <paramref name="tokens"/>.Length): slot i adds <paramref name="tokens"/>[i] at
-    /// position <paramref name="positions"/>[i]; writes n rows of logits. A slot not in use is given position 0 (it is
-    /// overwritten when a sequence's prefill starts there).
+    /// position <paramref name="positions"/>[i]. Writes the logits of the slots listed in <paramref name="rows"/>, in that
+    /// order (row j of <paramref name="logits"/> is slot <c>rows[j]</c>), so a caller gets them in its own order and slots
+    /// whose output it discards are never converted. A slot not in use is given position 0 (it is overwritten when a
+    /// sequence's prefill starts there).
     /// </summary>
-    void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, Span<float> logits);
+    void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> rows, Span<float> logits);
 
     /// <summary>Moves the cache of slot <paramref name="from"/> to slot <paramref name="to"/> (keeps used slots contiguous).</summary>
     void MoveSlot(int from, int to);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Sluice.Core.Inference;
 using Sluice.Core.Runtime;
@@ -186,11 +187,7 @@ internal sealed class DecoderExecutor
             var target = _logitsScratch.AsSpan(b * _vocab, _vocab);
             if (_logitsType == DataType.Fp16)
             {
-                var source = MemoryMarshal.Cast<byte, Half>(output).Slice((int)(rowIndex * _vocab), _vocab);
-                for (var v = 0; v < _vocab; v++)
-                {
-                    target[v] = (float)source[v];
-                }
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(output).Slice((int)(rowIndex * _vocab), _vocab), target);
             }
             else
             {

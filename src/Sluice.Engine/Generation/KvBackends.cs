@@ -94,8 +94,8 @@ internal sealed class SlotKvBackend : IKvBackend
     private readonly Sequence?[] _occupants;
     private readonly int _vocab;
     private int _used;
-    private float[] _decodeLogits = [];
-    private float[] _itemLogits = [];
+    private float[] _logits = [];
+    private int[] _rows = [];
     private int[] _tokens = [];
     private int[] _positions = [];
 
@@ -173,8 +173,8 @@ internal sealed class SlotKvBackend : IKvBackend
         {
             _tokens = new int[_occupants.Length];
             _positions = new int[_occupants.Length];
-            _decodeLogits = new float[_occupants.Length * _vocab];
-            _itemLogits = new float[_occupants.Length * _vocab];
+            _rows = new int[_occupants.Length];
+            _logits = new float[_occupants.Length * _vocab];
         }
 
         for (var slot = 0; slot < n; slot++)
@@ -190,13 +190,13 @@ internal sealed class SlotKvBackend : IKvBackend
             _positions[item.Sequence.Slot] = item.Start;
         }
 
-        _runner.Decode(_tokens.AsSpan(0, n), _positions.AsSpan(0, n), _decodeLogits);
         for (var b = 0; b < items.Count; b++)
         {
-            _decodeLogits.AsSpan(items[b].Sequence.Slot * _vocab, _vocab).CopyTo(_itemLogits.AsSpan(b * _vocab, _vocab));
+            _rows[b] = items[b].Sequence.Slot;
         }
 
-        return ValueTask.FromResult(_itemLogits);
+        _runner.Decode(_tokens.AsSpan(0, n), _positions.AsSpan(0, n), _rows.AsSpan(0, items.Count), _logits);
+        return ValueTask.FromResult(_logits);
     }
 
     public void Dispose() => _runner.Dispose();

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
@@ -250,7 +251,7 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
                 var rowBytes = (long)_spec.VocabSize * _elementSize;
                 _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
                 _memory.WaitForCopies();
-                ReadLogits(1, logits);
+                ReadLogits([0], logits);
             }
         }
         finally
@@ -262,13 +263,18 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         }
     }
 
-    public void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, Span<float> logits)
+    public void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> rows, Span<float> logits)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var count = tokens.Length;
         if (count == 0 || count > _spec.Slots || positions.Length != count)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens), $"decode of {count} slots (max {_spec.Slots})");
+        }
+
+        foreach (var row in rows)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)row, (uint)count, nameof(rows));
         }
 
         var size = BucketFor(count);
@@ -297,7 +303,7 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         bucket.Runs++;
         _memory.CopyToHost(_logitsStaging, _logitsDevice, (long)count * _spec.VocabSize * _elementSize);
         _memory.WaitForCopies();
-        ReadLogits(count, logits);
+        ReadLogits(rows, logits);
     }
 
     public void MoveSlot(int from, int to)
@@ -409,20 +415,25 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         }
     }
 
-    private unsafe void ReadLogits(int rows, Span<float> logits)
+    /// <summary>
+    /// Converts the staged logits of slots <paramref name="rows"/> (in that order) into <paramref name="logits"/>: vectorized
+    /// (F16C/AVX-512), since a scalar Half-to-float loop took 2.4 ms for 64 rows of a 32000-token vocabulary, a quarter of a
+    /// concurrency-64 step.
+    /// </summary>
+    private unsafe void ReadLogits(ReadOnlySpan<int> rows, Span<float> logits)
     {
-        var count = rows * _spec.VocabSize;
-        if (_spec.Half)
+        var vocab = _spec.VocabSize;
+        for (var j = 0; j < rows.Length; j++)
         {
-            var source = new ReadOnlySpan<Half>((void*)_logitsStaging, count);
-            for (var i = 0; i < count; i++)
+            var target = logits.Slice(j * vocab, vocab);
+            if (_spec.Half)
             {
-                logits[i] = (float)source[i];
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)_logitsStaging + (long)rows[j] * vocab, vocab), target);
             }
-        }
-        else
-        {
-            new ReadOnlySpan<float>((void*)_logitsStaging, count).CopyTo(logits);
+            else
+            {
+                new ReadOnlySpan<float>((float*)_logitsStaging + (long)rows[j] * vocab, vocab).CopyTo(target);
+            }
         }
     }
 
