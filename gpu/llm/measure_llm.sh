@@ -5,6 +5,8 @@
 # 2. the Hugging Face transformers baseline (generate() batch 1 and static batch 64) and the card's bandwidth;
 # 3. `sluice serve --device cuda` on it, driven by Sluice.LlmBench over the OpenAI streaming API at concurrency 1 and 64.
 # Writes $OUT/llm_results.md, baseline.json, bench.json, server.log, measure.log.
+# COMPARE_APP=/root/g/app-old (optional): afterwards ROUNDS (default 2) alternating rounds of both builds on the same
+# model, same card, same clients (each build's own Sluice.LlmBench), into $OUT/ab/ and $OUT/ab.md.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 APP=${APP:-/root/g/app}
@@ -46,29 +48,64 @@ ls -la "$REPO/llama1b" "$REPO/llama1b/1" >>"$LOG" 2>&1
 log "Hugging Face baseline"
 timeout 400 python3 "$HERE/hf_baseline.py" --out "$OUT/baseline.json" --prompt $PROMPT --new $NEW --batch 64 >>"$LOG" 2>&1 || log "baseline failed"
 
-serve_and_bench() {   # $1 = cuda_graph true|false; writes bench.json (c1 + c64) and metrics_c1.txt / metrics_c64.txt
+serve_and_bench() {   # $1 = cuda_graph true|false, $2 = app folder, $3 = where the results go; writes bench.json (c1 + c64) and metrics_c1.txt / metrics_c64.txt
+  local app=$2 dest=$3
+  mkdir -p "$dest"
   sed -i "s/cuda_graph: .*/cuda_graph: $1/" "$REPO/llama1b/config.yaml"
-  log "sluice serve --device cuda (cuda_graph $1)"
+  log "sluice serve --device cuda (cuda_graph $1, $app)"
   PORT=18000
-  "$APP/sluice" serve --model-repository "$REPO" --device cuda --http-port $PORT --grpc-port 18001 --metrics-port 18002 \
-    --address 127.0.0.1 > "$OUT/server_graph_$1.log" 2>&1 &
+  "$app/sluice" serve --model-repository "$REPO" --device cuda --http-port $PORT --grpc-port 18001 --metrics-port 18002 \
+    --address 127.0.0.1 > "$dest/server_graph_$1.log" 2>&1 &
   SERVER=$!
   for i in $(seq 1 180); do curl -sf http://127.0.0.1:$PORT/v1/models/llama1b >/dev/null && break; sleep 1; done
   curl -s http://127.0.0.1:$PORT/v1/models >>"$LOG"; echo >>"$LOG"
   for c in 1 64; do
     log "LlmBench concurrency $c"
-    timeout 150 "$APP/Sluice.LlmBench" --url http://127.0.0.1:$PORT --model llama1b --vocab 32000 --concurrency $c \
-      --seconds $SECONDS_PER_LEVEL --prompt $PROMPT --max-tokens $NEW --json "$OUT/bench_c$c.json" 2>>"$LOG" | tee -a "$OUT/bench.md" | tee -a "$LOG"
-    curl -s http://127.0.0.1:18002/metrics | grep -E "^sluice_llm|^nv_gpu_memory" > "$OUT/metrics_c$c.txt"
+    timeout 150 "$app/Sluice.LlmBench" --url http://127.0.0.1:$PORT --model llama1b --vocab 32000 --concurrency $c \
+      --seconds $SECONDS_PER_LEVEL --prompt $PROMPT --max-tokens $NEW --json "$dest/bench_c$c.json" 2>>"$LOG" | tee -a "$dest/bench.md" | tee -a "$LOG"
+    curl -s http://127.0.0.1:18002/metrics | grep -E "^sluice_llm|^nv_gpu_memory" > "$dest/metrics_c$c.txt"
   done
   nvidia-smi --query-gpu=memory.used,memory.total --format=csv >> "$LOG"
   kill $SERVER; wait $SERVER 2>/dev/null
-  python3 -c "import json,sys; r=[json.load(open(f))[0] for f in sys.argv[1:]]; json.dump(r, open('$OUT/bench.json','w'))" "$OUT/bench_c1.json" "$OUT/bench_c64.json"
+  python3 -c "import json,sys; r=[json.load(open(f))[0] for f in sys.argv[1:]]; json.dump(r, open('$dest/bench.json','w'))" "$dest/bench_c1.json" "$dest/bench_c64.json"
 }
-serve_and_bench ${CUDA_GRAPH:-true}
+serve_and_bench ${CUDA_GRAPH:-true} "$APP" "$OUT"
 if [ ! -s "$OUT/bench.json" ]; then
   log "no result with CUDA graphs: again without"
-  serve_and_bench false
+  serve_and_bench false "$APP" "$OUT"
 fi
 python3 "$HERE/report_llm.py" "$OUT/baseline.json" "$OUT/bench.json" > "$OUT/llm_results.md" 2>>"$LOG"
 cat "$OUT/llm_results.md"
+
+if [ -n "${COMPARE_APP:-}" ]; then
+  # Side by side: this build against COMPARE_APP, alternating, same model and card.
+  for round in $(seq 1 ${ROUNDS:-2}); do
+    for which in compare this; do
+      app=$APP; [ $which = compare ] && app=$COMPARE_APP
+      serve_and_bench ${CUDA_GRAPH:-true} "$app" "$OUT/ab/r${round}_$which"
+    done
+  done
+  python3 - "$OUT/ab" > "$OUT/ab.md" <<'PY'
+import json, os, sys, re
+root = sys.argv[1]
+def metric(path, name):
+    total = {}
+    for line in open(path):
+        m = re.match(r'^' + name + r'_(sum|count)\{[^}]*\} (\S+)', line)
+        if m: total[m.group(1)] = float(m.group(2))
+    return total
+print("| round | build | c1 tok/s | c1 ITL p50 | c64 tok/s | c64 ITL p50 | c64 TTFT p50 | mean decode step (c1+c64 run) | mean prefill step |")
+print("|---|---|---|---|---|---|---|---|---|")
+for d in sorted(os.listdir(root)):
+    try:
+        r = {x["Concurrency"]: x for x in json.load(open(os.path.join(root, d, "bench.json")))}
+        dec = metric(os.path.join(root, d, "metrics_c64.txt"), "sluice_llm_decode_step_time_seconds")
+        pre = metric(os.path.join(root, d, "metrics_c64.txt"), "sluice_llm_prefill_step_time_seconds")
+        step = lambda t: f"{1000 * t['sum'] / t['count']:.2f} ms" if t.get('count') else "-"
+        rnd, which = d.split("_", 1)
+        print(f"| {rnd} | {which} | {r[1]['TokensPerSecond']:.0f} | {r[1]['itl_p50_ms']:.2f} ms | {r[64]['TokensPerSecond']:.0f} | {r[64]['itl_p50_ms']:.2f} ms | {r[64]['ttft_p50_ms']:.1f} ms | {step(dec)} | {step(pre)} |")
+    except Exception as e:
+        print(f"| {d} | failed: {e} | | | | | | | |")
+PY
+  cat "$OUT/ab.md" | tee -a "$LOG"
+fi
