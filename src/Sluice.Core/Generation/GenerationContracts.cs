@@ -226,6 +226,15 @@ public interface ISlotDecoderRunner : IDisposable
     void Prefill(int slot, ReadOnlySpan<int> tokens, int start, Span<float> logits);
 
     /// <summary>
+    /// Computes the first chunk of several prompts in one run: slots <paramref name="firstSlot"/>.. (one per row, their
+    /// caches empty before), row r holding <paramref name="lengths"/>[r] tokens at positions 0.. . <paramref name="tokens"/> is
+    /// the rows one after another, <paramref name="width"/> tokens each; a row's tokens past its length are padding, whose
+    /// keys and values land beyond the row's length, where the row's later tokens overwrite them before anything reads them.
+    /// No logits. Rows too many for one run are split into several.
+    /// </summary>
+    void PrefillPrompts(int firstSlot, ReadOnlySpan<int> tokens, int width, ReadOnlySpan<int> lengths);
+
+    /// <summary>
     /// One decode step for slots 0..n-1 (n = <paramref name="tokens"/>.Length): slot i adds <paramref name="tokens"/>[i] at
     /// position <paramref name="positions"/>[i]. Writes the logits of the slots listed in <paramref name="rows"/>, in that
     /// order (row j of <paramref name="logits"/> is slot <c>rows[j]</c>), so a caller gets them in its own order and slots

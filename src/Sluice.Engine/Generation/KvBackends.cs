@@ -157,12 +157,7 @@ internal sealed class SlotKvBackend : IKvBackend
     {
         if (!decode)
         {
-            foreach (var item in items)
-            {
-                var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(item.Sequence.Tokens).Slice(item.Start, item.Count);
-                _runner.Prefill(item.Sequence.Slot, tokens, item.Start, []);
-            }
-
+            Prefill(items);
             return ValueTask.FromResult<float[]>([]);
         }
 
@@ -200,4 +195,69 @@ internal sealed class SlotKvBackend : IKvBackend
     }
 
     public void Dispose() => _runner.Dispose();
+
+    /// <summary>
+    /// Prefills the chunks: first chunks of prompts in consecutive slots go together (new sequences take the next free
+    /// slots, so those admitted in one step usually sit side by side), every other chunk runs alone.
+    /// </summary>
+    private void Prefill(IReadOnlyList<StepItem> items)
+    {
+        var first = new List<StepItem>(items.Count);
+        foreach (var item in items)
+        {
+            if (item.Start == 0)
+            {
+                first.Add(item);
+            }
+            else
+            {
+                _runner.Prefill(item.Sequence.Slot, TokensOf(item), item.Start, []);
+            }
+        }
+
+        first.Sort(static (a, b) => a.Sequence.Slot.CompareTo(b.Sequence.Slot));
+        for (var start = 0; start < first.Count;)
+        {
+            var end = start + 1;
+            while (end < first.Count && first[end].Sequence.Slot == first[end - 1].Sequence.Slot + 1)
+            {
+                end++;
+            }
+
+            if (end - start == 1)
+            {
+                _runner.Prefill(first[start].Sequence.Slot, TokensOf(first[start]), 0, []);
+            }
+            else
+            {
+                PrefillTogether(first, start, end);
+            }
+
+            start = end;
+        }
+    }
+
+    private void PrefillTogether(List<StepItem> run, int start, int end)
+    {
+        var rows = end - start;
+        var width = 0;
+        for (var i = start; i < end; i++)
+        {
+            width = Math.Max(width, run[i].Count);
+        }
+
+        var tokens = new int[rows * width];   // padding rows with token 0
+        var lengths = new int[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            var item = run[start + r];
+            TokensOf(item).CopyTo(tokens.AsSpan(r * width, item.Count));
+            lengths[r] = item.Count;
+        }
+
+        _runner.PrefillPrompts(run[start].Sequence.Slot, tokens, width, lengths);
+    }
+
+    private static ReadOnlySpan<int> TokensOf(StepItem item) =>
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(item.Sequence.Tokens).Slice(item.Start, item.Count);
 }

@@ -22,8 +22,9 @@ namespace Sluice.Onnx.Runtime;
 /// device (or host memory on CPU). A decode step over slots 0..n-1 binds views of the first n rows, so no key or value ever
 /// moves; the engine keeps used slots contiguous with <see cref="MoveSlot"/>. Decode runs in batch buckets (1, 2, 4, 8, 16,
 /// 24, 32, 48, 64, ...), each with its own IOBinding over fixed addresses and, with <c>enable_cuda_graph</c>, its own CUDA
-/// graph (<c>gpu_graph_id</c>); unused rows of a bucket decode a dummy token at position 0 of a free slot. Prefill runs one
-/// sequence at a time over a view of its row, without a graph (its shapes vary).
+/// graph (<c>gpu_graph_id</c>); unused rows of a bucket decode a dummy token at position 0 of a free slot. Prefill runs
+/// without a graph (its shapes vary): one sequence over a view of its row, or the first chunks of prompts in consecutive
+/// slots together (<see cref="PrefillPrompts"/>, GroupQueryAttention's right-padded first prompt).
 /// </remarks>
 internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
 {
@@ -42,6 +43,7 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
     private readonly string[] _pastNames;
     private readonly string[] _presentNames;
     private readonly int _maxPrefill;
+    private readonly int _idsCapacity;       // tokens the ids and logits buffers hold: max(slots, max prefill)
     private readonly IntPtr _idsDevice;       // int64 [max(slots, maxPrefill)]
     private readonly IntPtr _idsStaging;
     private readonly IntPtr _seqlensDevice;   // int32 [slots]
@@ -83,6 +85,7 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
 
         _cache = new IntPtr[spec.Layers * 2];
         var tokens = Math.Max(spec.Slots, _maxPrefill);
+        _idsCapacity = tokens;
         _idsDevice = memory.AllocateDevice(tokens * 8L);
         _idsStaging = memory.AllocateStaging(tokens * 8L);
         _seqlensDevice = memory.AllocateDevice(spec.Slots * 4L);
@@ -252,6 +255,92 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
                 _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
                 _memory.WaitForCopies();
                 ReadLogits([0], logits);
+            }
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    public void PrefillPrompts(int firstSlot, ReadOnlySpan<int> tokens, int width, ReadOnlySpan<int> lengths)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var rows = lengths.Length;
+        if (rows == 0 || width < 1 || width > _maxPrefill || tokens.Length != rows * width)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens.Length} tokens are not {rows} rows of {width} (at most {_maxPrefill} per row)");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(firstSlot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstSlot + rows, _spec.Slots, nameof(lengths));
+        foreach (var length in lengths)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(length, 1, nameof(lengths));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(length, width, nameof(lengths));
+        }
+
+        // As many rows per run as the ids and logits buffers hold (max(slots, max prefill) tokens).
+        var perRun = Math.Max(1, _idsCapacity / width);
+        for (var done = 0; done < rows; done += perRun)
+        {
+            var count = Math.Min(perRun, rows - done);
+            PrefillRun(firstSlot + done, tokens.Slice(done * width, count * width), width, lengths.Slice(done, count));
+        }
+    }
+
+    private void PrefillRun(int firstSlot, ReadOnlySpan<int> tokens, int width, ReadOnlySpan<int> lengths)
+    {
+        var rows = lengths.Length;
+        _memory.MakeCurrent();
+        WriteIds(tokens);
+        unsafe
+        {
+            var seqlens = new Span<int>((void*)_seqlensStaging, rows);
+            for (var r = 0; r < rows; r++)
+            {
+                seqlens[r] = lengths[r] - 1;   // first prompt: each row's own length, the rest of the row is right padding
+            }
+        }
+
+        _memory.CopyToDevice(_idsDevice, _idsStaging, tokens.Length * 8L);
+        _memory.CopyToDevice(_seqlensDevice, _seqlensStaging, rows * 4L);
+        _memory.WaitForCopies();
+        _prefillTotal[0] = width;
+
+        using var binding = _session.CreateIoBinding();
+        var values = new List<OrtValue>(5 + _cache.Length);
+        try
+        {
+            values.Add(Device(_idsDevice, TensorElementType.Int64, [rows, width], tokens.Length * 8L));
+            binding.BindInput("input_ids", values[^1]);
+            values.Add(Device(_seqlensDevice, TensorElementType.Int32, [rows], rows * 4L));
+            binding.BindInput("seqlens_k", values[^1]);
+            values.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int32, [],
+                _prefillTotalPin.AddrOfPinnedObject(), 4));
+            binding.BindInput("total_sequence_length", values[^1]);
+            for (var i = 0; i < _cache.Length; i++)
+            {
+                values.Add(Device(_cache[i] + (nint)(_rowBytes * firstSlot), _kvType, [rows, _spec.KvHeads, _spec.MaxLength, _spec.HeadDim], _rowBytes * rows));
+                binding.BindInput(_pastNames[i], values[^1]);
+                binding.BindOutput(_presentNames[i], values[^1]);
+            }
+
+            // The graph computes logits anyway; binding them to the preallocated buffer keeps them out of the arena.
+            values.Add(Device(_logitsDevice, _kvType, [rows, width, _spec.VocabSize], (long)tokens.Length * _spec.VocabSize * _elementSize));
+            binding.BindOutput("logits", values[^1]);
+            using var runOptions = new RunOptions();
+            if (_cudaGraph)
+            {
+                runOptions.AddRunConfigEntry(DeviceBindingRunner.GraphIdRunOption, "-1");
+            }
+
+            using (CudaGraphCaptureGate.Enter(_memory.CaptureGate, exclusive: false))
+            {
+                Run(runOptions, binding);
             }
         }
         finally

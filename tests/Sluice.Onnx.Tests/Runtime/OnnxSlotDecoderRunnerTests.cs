@@ -7,8 +7,9 @@ using Sluice.Onnx.Tests.TestSupport;
 namespace Sluice.Onnx.Tests.Runtime;
 
 /// <summary>
-/// The slot runner's decode hands back the logits of the slots asked for, in the order asked, converted from FP16: each row
-/// matches the C# reference forward of that slot's own sequence.
+/// The slot runner against the C# reference forward of each slot's own sequence: decode hands back the logits of the slots
+/// asked for, in the order asked, converted from FP16; prompts prefilled together (right-padded) decode like prompts
+/// prefilled alone, and leave the slots outside their run alone.
 /// </summary>
 public sealed class OnnxSlotDecoderRunnerTests : IDisposable
 {
@@ -46,6 +47,40 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
         AssertClose(sequences[0].Forward([11]), logits.AsSpan(vocab, vocab), "row 1 = slot 0");
     }
 
+    [Theory]
+    [InlineData(DataType.Fp32)]
+    [InlineData(DataType.Fp16)]
+    public void Prompts_prefilled_together_with_padding_decode_like_their_references_and_leave_other_slots_alone(DataType type)
+    {
+        var config = LlamaModelConfig.Tiny(type);
+        var files = LlamaModelWriter.Write(_dir.File($"tiny{type}/1/model.onnx"), config);
+        var spec = new SlotDecoderSpec("tiny", config.Layers, config.KvHeads, config.ResolvedHeadDim, config.Vocab,
+            MaxLength: config.MaxPosition, Slots: 4, Half: type == DataType.Fp16);
+        using var runner = new OnnxSlotDecoderRunnerFactory().Create(files.ModelPath, spec, "cpu", 0, new Dictionary<string, string>());
+        var reference = new LlamaReference(config);
+        int[][] prompts = [[5, 6, 7], [100, 200, 300, 400, 1], [9, 8], [42, 17, 3, 250]];
+        var sequences = prompts.Select(p =>
+        {
+            var sequence = reference.StartSequence();
+            sequence.Forward(p.Select(t => (long)t).ToArray());
+            return sequence;
+        }).ToArray();
+
+        // Slot 0 alone first; then slots 1-3 together, padded to the longest (5): rows of 5, 2 and 4 tokens.
+        runner.Prefill(0, prompts[0], 0, []);
+        int[] padded = [.. prompts[1], .. prompts[2], 77, 77, 77, .. prompts[3], 77];
+        runner.PrefillPrompts(1, padded, width: 5, lengths: [5, 2, 4]);
+
+        int[] tokens = [11, 22, 33, 44];
+        var logits = new float[4 * config.Vocab];
+        runner.Decode(tokens, prompts.Select(p => p.Length).ToArray(), rows: [0, 1, 2, 3], logits);
+        for (var slot = 0; slot < 4; slot++)
+        {
+            AssertClose(sequences[slot].Forward([tokens[slot]]), logits.AsSpan(slot * config.Vocab, config.Vocab), $"slot {slot}",
+                type == DataType.Fp16 ? Tolerance : 1e-3f);
+        }
+    }
+
     [Fact]
     public void Decode_refuses_a_row_outside_the_step()
     {
@@ -59,7 +94,7 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
         Assert.Equal("rows", error.ParamName);
     }
 
-    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what, float tolerance = Tolerance)
     {
         Assert.Equal(expected.Length, actual.Length);
         var worst = 0f;
@@ -68,6 +103,6 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
             worst = MathF.Max(worst, MathF.Abs(expected[i] - actual[i]));
         }
 
-        Assert.True(worst <= Tolerance, $"{what}: largest difference {worst}");
+        Assert.True(worst <= tolerance, $"{what}: largest difference {worst}");
     }
 }
