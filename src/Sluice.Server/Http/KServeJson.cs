@@ -48,7 +48,13 @@ internal sealed record ModelConfigBody
     public required VersionPolicyBody VersionPolicy { get; init; }
     public required string DefaultModelFilename { get; init; }
     public required OptimizationBody Optimization { get; init; }
+    public required IReadOnlyList<WarmupBody> ModelWarmup { get; init; }
 }
+
+/// <summary>One <c>model_warmup</c> sample as Triton writes it: inputs keyed by name, each with <c>zero_data</c> or <c>random_data</c>.</summary>
+internal sealed record WarmupBody(string Name, int BatchSize, IReadOnlyDictionary<string, WarmupInputBody> Inputs, int Count);
+
+internal sealed record WarmupInputBody(string DataType, long[] Dims, bool? ZeroData, bool? RandomData);
 
 internal sealed record ModelTensorBody(string Name, string DataType, long[] Dims);
 
@@ -136,6 +142,14 @@ internal static class KServeBodies
             config.Execution.InterOpThreads,
             config.Execution.ExecutionProvider,
             config.Execution.ProviderOptions),
+        ModelWarmup = [.. config.ModelWarmup.Select(static w => new WarmupBody(
+            w.Name,
+            w.BatchSize,
+            w.Inputs.ToDictionary(
+                static i => i.Name,
+                static i => new WarmupInputBody(i.DataType.ToTritonConfigName(), i.Dims, i.RandomData ? null : true, i.RandomData ? true : null),
+                StringComparer.Ordinal),
+            w.Count))],
     };
 
     private static ModelTensorBody ToBody(TensorConfig tensor) => new(tensor.Name, tensor.DataType.ToTritonConfigName(), tensor.Dims);

@@ -319,6 +319,14 @@ public sealed class KServeHttpEndpointsTests(ServerFixture fixture) : IClassFixt
         Assert.Equal([4], config["dynamic_batching"]!["preferred_batch_size"]!.AsArray().Select(static d => (int)d!));
         Assert.Equal(500L, (long)config["dynamic_batching"]!["max_queue_delay_microseconds"]!);
         Assert.Equal("KIND_CPU", (string)config["instance_group"]![0]!["kind"]!);
+        var warmup = Assert.Single(config["model_warmup"]!.AsArray())!;
+        Assert.Equal(("zeros and noise", 2, 1), ((string)warmup["name"]!, (int)warmup["batch_size"]!, (int)warmup["count"]!));
+        var zeros = warmup["inputs"]!["INPUT0"]!;
+        Assert.Equal("TYPE_FP32", (string)zeros["data_type"]!);
+        Assert.Equal([16L], zeros["dims"]!.AsArray().Select(static d => (long)d!));
+        Assert.True((bool)zeros["zero_data"]!);
+        Assert.Null(zeros["random_data"]);
+        Assert.True((bool)warmup["inputs"]!["INPUT1"]!["random_data"]!);
     }
 
     [Fact]

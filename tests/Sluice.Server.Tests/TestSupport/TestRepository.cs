@@ -57,6 +57,11 @@ internal sealed class TestRepository : IDisposable
               max_queue_delay_microseconds: 500
             }
             instance_group [ { count: 1, kind: KIND_CPU } ]
+            model_warmup [
+              { name: "zeros and noise" batch_size: 2 count: 1
+                inputs { key: "INPUT0" value { data_type: TYPE_FP32 dims: [ 16 ] zero_data: true } }
+                inputs { key: "INPUT1" value { data_type: TYPE_FP32 dims: [ 16 ] random_data: true } } }
+            ]
             """);
         return this;
     }
