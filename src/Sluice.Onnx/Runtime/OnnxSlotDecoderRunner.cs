@@ -201,68 +201,13 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
             throw new ArgumentOutOfRangeException(nameof(tokens), $"prefill of {count} tokens at {start} does not fit (max {_maxPrefill} per call, {_spec.MaxLength} per slot)");
         }
 
-        _memory.MakeCurrent();
-        WriteIds(tokens);
-        unsafe
+        RunPrefill(slot, tokens, count, [start + count - 1], start + count);
+        if (!logits.IsEmpty)
         {
-            *(int*)_seqlensStaging = start + count - 1;
-        }
-
-        _memory.CopyToDevice(_idsDevice, _idsStaging, count * 8L);
-        _memory.CopyToDevice(_seqlensDevice, _seqlensStaging, 4);
-        _memory.WaitForCopies();
-        _prefillTotal[0] = start + count;
-
-        using var binding = _session.CreateIoBinding();
-        var values = new List<OrtValue>(4 + _cache.Length);
-        try
-        {
-            values.Add(Device(_idsDevice, TensorElementType.Int64, [1, count], count * 8L));
-            binding.BindInput("input_ids", values[^1]);
-            values.Add(Device(_seqlensDevice, TensorElementType.Int32, [1], 4));
-            binding.BindInput("seqlens_k", values[^1]);
-            values.Add(OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int32, [],
-                _prefillTotalPin.AddrOfPinnedObject(), 4));
-            binding.BindInput("total_sequence_length", values[^1]);
-            for (var i = 0; i < _cache.Length; i++)
-            {
-                values.Add(Device(_cache[i] + (nint)(_rowBytes * slot), _kvType, [1, _spec.KvHeads, _spec.MaxLength, _spec.HeadDim], _rowBytes));
-                binding.BindInput(_pastNames[i], values[^1]);
-                binding.BindOutput(_presentNames[i], values[^1]);
-            }
-
-            var wantLogits = !logits.IsEmpty;
-            if (wantLogits)
-            {
-                var logitsBytes = (long)count * _spec.VocabSize * _elementSize;
-                values.Add(Device(_logitsDevice, _kvType, [1, count, _spec.VocabSize], logitsBytes));
-                binding.BindOutput("logits", values[^1]);
-            }
-            using var runOptions = new RunOptions();
-            if (_cudaGraph)
-            {
-                runOptions.AddRunConfigEntry(DeviceBindingRunner.GraphIdRunOption, "-1");
-            }
-
-            using (CudaGraphCaptureGate.Enter(_memory.CaptureGate, exclusive: false))
-            {
-                Run(runOptions, binding);
-            }
-
-            if (wantLogits)
-            {
-                var rowBytes = (long)_spec.VocabSize * _elementSize;
-                _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
-                _memory.WaitForCopies();
-                ReadLogits([0], logits);
-            }
-        }
-        finally
-        {
-            foreach (var value in values)
-            {
-                value.Dispose();
-            }
+            var rowBytes = (long)_spec.VocabSize * _elementSize;
+            _memory.CopyToHost(_logitsStaging, _logitsDevice + (nint)((count - 1) * rowBytes), rowBytes);
+            _memory.WaitForCopies();
+            ReadLogits([0], logits);
         }
     }
 
@@ -283,36 +228,44 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
             ArgumentOutOfRangeException.ThrowIfGreaterThan(length, width, nameof(lengths));
         }
 
-        // As many rows per run as the ids and logits buffers hold (max(slots, max prefill) tokens).
+        // As many rows per run as the ids and logits buffers hold (max(slots, max prefill) tokens). A first prompt: each
+        // row's seqlens_k is its own length - 1, the rest of the row is right padding, total_sequence_length the width.
         var perRun = Math.Max(1, _idsCapacity / width);
         for (var done = 0; done < rows; done += perRun)
         {
             var count = Math.Min(perRun, rows - done);
-            PrefillRun(firstSlot + done, tokens.Slice(done * width, count * width), width, lengths.Slice(done, count));
+            var seqlens = new int[count];
+            for (var r = 0; r < count; r++)
+            {
+                seqlens[r] = lengths[done + r] - 1;
+            }
+
+            RunPrefill(firstSlot + done, tokens.Slice(done * width, count * width), width, seqlens, width);
         }
     }
 
-    private void PrefillRun(int firstSlot, ReadOnlySpan<int> tokens, int width, ReadOnlySpan<int> lengths)
+    /// <summary>
+    /// Runs <paramref name="seqlens"/>.Length rows of <paramref name="width"/> new tokens for the slots from
+    /// <paramref name="firstSlot"/> on (a view of those consecutive rows of every cache buffer), without a CUDA graph; the
+    /// logits go to the preallocated device buffer (the graph computes them whether or not they are wanted).
+    /// </summary>
+    private void RunPrefill(int firstSlot, ReadOnlySpan<int> tokens, int width, ReadOnlySpan<int> seqlens, int total)
     {
-        var rows = lengths.Length;
+        var rows = seqlens.Length;
         _memory.MakeCurrent();
         WriteIds(tokens);
         unsafe
         {
-            var seqlens = new Span<int>((void*)_seqlensStaging, rows);
-            for (var r = 0; r < rows; r++)
-            {
-                seqlens[r] = lengths[r] - 1;   // first prompt: each row's own length, the rest of the row is right padding
-            }
+            seqlens.CopyTo(new Span<int>((void*)_seqlensStaging, rows));
         }
 
         _memory.CopyToDevice(_idsDevice, _idsStaging, tokens.Length * 8L);
         _memory.CopyToDevice(_seqlensDevice, _seqlensStaging, rows * 4L);
         _memory.WaitForCopies();
-        _prefillTotal[0] = width;
+        _prefillTotal[0] = total;
 
         using var binding = _session.CreateIoBinding();
-        var values = new List<OrtValue>(5 + _cache.Length);
+        var values = new List<OrtValue>(4 + _cache.Length);
         try
         {
             values.Add(Device(_idsDevice, TensorElementType.Int64, [rows, width], tokens.Length * 8L));
@@ -329,7 +282,6 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
                 binding.BindOutput(_presentNames[i], values[^1]);
             }
 
-            // The graph computes logits anyway; binding them to the preallocated buffer keeps them out of the arena.
             values.Add(Device(_logitsDevice, _kvType, [rows, width, _spec.VocabSize], (long)tokens.Length * _spec.VocabSize * _elementSize));
             binding.BindOutput("logits", values[^1]);
             using var runOptions = new RunOptions();

@@ -22,10 +22,7 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
     public void Decode_returns_the_listed_slots_logits_in_the_listed_order()
     {
         var config = LlamaModelConfig.Tiny(DataType.Fp16);
-        var files = LlamaModelWriter.Write(_dir.File("tiny16/1/model.onnx"), config);
-        var spec = new SlotDecoderSpec("tiny16", config.Layers, config.KvHeads, config.ResolvedHeadDim, config.Vocab,
-            MaxLength: config.MaxPosition, Slots: 3, Half: true);
-        using var runner = new OnnxSlotDecoderRunnerFactory().Create(files.ModelPath, spec, "cpu", 0, new Dictionary<string, string>());
+        using var runner = Load(config, slots: 3);
         var reference = new LlamaReference(config);
         int[][] prompts = [[5, 6, 7], [100, 200, 300, 400, 1], [9, 8]];
         var sequences = new LlamaReferenceSequence[prompts.Length];
@@ -53,10 +50,7 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
     public void Prompts_prefilled_together_with_padding_decode_like_their_references_and_leave_other_slots_alone(DataType type)
     {
         var config = LlamaModelConfig.Tiny(type);
-        var files = LlamaModelWriter.Write(_dir.File($"tiny{type}/1/model.onnx"), config);
-        var spec = new SlotDecoderSpec("tiny", config.Layers, config.KvHeads, config.ResolvedHeadDim, config.Vocab,
-            MaxLength: config.MaxPosition, Slots: 4, Half: type == DataType.Fp16);
-        using var runner = new OnnxSlotDecoderRunnerFactory().Create(files.ModelPath, spec, "cpu", 0, new Dictionary<string, string>());
+        using var runner = Load(config, slots: 4);
         var reference = new LlamaReference(config);
         int[][] prompts = [[5, 6, 7], [100, 200, 300, 400, 1], [9, 8], [42, 17, 3, 250]];
         var sequences = prompts.Select(p =>
@@ -85,13 +79,19 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
     public void Decode_refuses_a_row_outside_the_step()
     {
         var config = LlamaModelConfig.Tiny(DataType.Fp16);
-        var files = LlamaModelWriter.Write(_dir.File("tiny16/1/model.onnx"), config);
-        var spec = new SlotDecoderSpec("tiny16", config.Layers, config.KvHeads, config.ResolvedHeadDim, config.Vocab,
-            MaxLength: config.MaxPosition, Slots: 3, Half: true);
-        using var runner = new OnnxSlotDecoderRunnerFactory().Create(files.ModelPath, spec, "cpu", 0, new Dictionary<string, string>());
+        using var runner = Load(config, slots: 3);
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => runner.Decode([1, 2], [0, 0], rows: [2], new float[config.Vocab]));
         Assert.Equal("rows", error.ParamName);
+    }
+
+    /// <summary>Writes <paramref name="config"/>'s model and loads it on the CPU with <paramref name="slots"/> slots.</summary>
+    private ISlotDecoderRunner Load(LlamaModelConfig config, int slots)
+    {
+        var files = LlamaModelWriter.Write(_dir.File($"tiny{config.ElementType}/1/model.onnx"), config);
+        var spec = new SlotDecoderSpec("tiny", config.Layers, config.KvHeads, config.ResolvedHeadDim, config.Vocab,
+            MaxLength: config.MaxPosition, Slots: slots, Half: config.ElementType == DataType.Fp16);
+        return new OnnxSlotDecoderRunnerFactory().Create(files.ModelPath, spec, "cpu", 0, new Dictionary<string, string>());
     }
 
     private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what, float tolerance = Tolerance)
