@@ -235,13 +235,20 @@ public interface ISlotDecoderRunner : IDisposable
     void PrefillPrompts(int firstSlot, ReadOnlySpan<int> tokens, int width, ReadOnlySpan<int> lengths);
 
     /// <summary>
+    /// True when the model also gives each row's greedy next token (a <c>next_token</c> output: ArgMax of the logits, first
+    /// index of the largest), so <see cref="Decode"/> can hand back greedy choices without copying logits to the host.
+    /// </summary>
+    bool HasArgMax { get; }
+
+    /// <summary>
     /// One decode step for slots 0..n-1 (n = <paramref name="tokens"/>.Length): slot i adds <paramref name="tokens"/>[i] at
     /// position <paramref name="positions"/>[i]. Writes the logits of the slots listed in <paramref name="rows"/>, in that
-    /// order (row j of <paramref name="logits"/> is slot <c>rows[j]</c>), so a caller gets them in its own order and slots
-    /// whose output it discards are never converted. A slot not in use is given position 0 (it is overwritten when a
-    /// sequence's prefill starts there).
+    /// order (row j of <paramref name="logits"/> is slot <c>rows[j]</c>; a row of -1 is skipped and left as it was), so a
+    /// caller gets them in its own order and slots whose logits it does not need are never copied or converted. With
+    /// <see cref="HasArgMax"/>, <paramref name="argmax"/>[i] receives slot i's greedy next token. A slot not in use is given
+    /// position 0 (it is overwritten when a sequence's prefill starts there).
     /// </summary>
-    void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> rows, Span<float> logits);
+    void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> rows, Span<float> logits, Span<int> argmax);
 
     /// <summary>Moves the cache of slot <paramref name="from"/> to slot <paramref name="to"/> (keeps used slots contiguous).</summary>
     void MoveSlot(int from, int to);

@@ -31,9 +31,20 @@ internal interface IKvBackend : IDisposable
 
     /// <summary>
     /// Runs one batch: decodes (one token each; returns each item's logits, row b at <c>[b * vocab, (b + 1) * vocab)</c> of
-    /// an array the backend owns, valid until its next run) or prefill chunks (cache only: returns an empty array).
+    /// an array the backend owns, valid until its next run, and possibly tokens already chosen) or prefill chunks (cache
+    /// only: returns empty logits).
     /// </summary>
-    ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken);
+    ValueTask<StepLogits> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What a decode step gives the sampler: row b of <paramref name="Logits"/> for item b, and, when
+/// <paramref name="Chosen"/> is not null, item b's token already picked where <c>Chosen[b] &gt;= 0</c> (a greedy sequence
+/// whose argmax the model computed on the device; its logits row is then not filled).
+/// </summary>
+internal readonly record struct StepLogits(float[] Logits, int[]? Chosen)
+{
+    public static StepLogits None { get; } = new([], null);
 }
 
 /// <summary>Explicit-KV decoders: a block pool in host memory, gathered into the model's past inputs each step.</summary>
@@ -67,14 +78,14 @@ internal sealed class BlockKvBackend(KvCachePool cache, DecoderExecutor executor
         sequence.Reservation = 0;
     }
 
-    public ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken)
+    public async ValueTask<StepLogits> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken)
     {
         foreach (var item in items)
         {
             executor.EnsureBlocks(item.Sequence, item.Start + item.Count);
         }
 
-        return executor.RunAsync(items, decode, cancellationToken);
+        return new StepLogits(await executor.RunAsync(items, decode, cancellationToken).ConfigureAwait(false), null);
     }
 
     public void Dispose()
@@ -96,6 +107,8 @@ internal sealed class SlotKvBackend : IKvBackend
     private int _used;
     private float[] _logits = [];
     private int[] _rows = [];
+    private int[] _argmax = [];
+    private int[] _chosen = [];
     private int[] _tokens = [];
     private int[] _positions = [];
 
@@ -153,12 +166,12 @@ internal sealed class SlotKvBackend : IKvBackend
         Volatile.Write(ref _used, last);
     }
 
-    public ValueTask<float[]> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken)
+    public ValueTask<StepLogits> RunAsync(IReadOnlyList<StepItem> items, bool decode, CancellationToken cancellationToken)
     {
         if (!decode)
         {
             Prefill(items);
-            return ValueTask.FromResult<float[]>([]);
+            return ValueTask.FromResult(StepLogits.None);
         }
 
         // Every used slot takes part; one without a decode item this step (its prefill is pending or part-done) writes a
@@ -169,6 +182,8 @@ internal sealed class SlotKvBackend : IKvBackend
             _tokens = new int[_occupants.Length];
             _positions = new int[_occupants.Length];
             _rows = new int[_occupants.Length];
+            _argmax = new int[_occupants.Length];
+            _chosen = new int[_occupants.Length];
             _logits = new float[_occupants.Length * _vocab];
         }
 
@@ -185,13 +200,27 @@ internal sealed class SlotKvBackend : IKvBackend
             _positions[item.Sequence.Slot] = item.Start;
         }
 
+        // Greedy sequences that want no log-probabilities take the model's own argmax: their logits never leave the device.
+        var fast = _runner.HasArgMax;
         for (var b = 0; b < items.Count; b++)
         {
-            _rows[b] = items[b].Sequence.Slot;
+            var sequence = items[b].Sequence;
+            var greedy = fast && sequence.Sampler.IsGreedy && sequence.Request.Sampling.Logprobs is null;
+            _rows[b] = greedy ? -1 : sequence.Slot;
         }
 
-        _runner.Decode(_tokens.AsSpan(0, n), _positions.AsSpan(0, n), _rows.AsSpan(0, items.Count), _logits);
-        return ValueTask.FromResult(_logits);
+        _runner.Decode(_tokens.AsSpan(0, n), _positions.AsSpan(0, n), _rows.AsSpan(0, items.Count), _logits, _argmax);
+        if (!fast)
+        {
+            return ValueTask.FromResult(new StepLogits(_logits, null));
+        }
+
+        for (var b = 0; b < items.Count; b++)
+        {
+            _chosen[b] = _rows[b] < 0 ? _argmax[items[b].Sequence.Slot] : -1;
+        }
+
+        return ValueTask.FromResult(new StepLogits(_logits, _chosen));
     }
 
     public void Dispose() => _runner.Dispose();

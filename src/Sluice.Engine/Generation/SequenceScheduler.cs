@@ -302,10 +302,10 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
     {
         var vocab = _settings.VocabSize;
         var started = Stopwatch.GetTimestamp();
-        float[] logits;
+        StepLogits output;
         try
         {
-            logits = await _cache.RunAsync(items, decode, CancellationToken.None).ConfigureAwait(false);
+            output = await _cache.RunAsync(items, decode, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InferenceException or InvalidOperationException or OutOfMemoryException)
         {
@@ -325,9 +325,10 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+        var logits = output.Logits;
         if (decode)
         {
-            SampleAll(items, logits, vocab);
+            SampleAll(items, output, vocab);
         }
 
         var now = Stopwatch.GetTimestamp();
@@ -345,26 +346,43 @@ internal sealed partial class SequenceScheduler : IAsyncDisposable
         return elapsed;
     }
 
-    /// <summary>Picks each decoded row's next token into <see cref="_tokens"/> (rows in parallel from <see cref="ParallelSamplingRows"/>).</summary>
-    private void SampleAll(List<StepItem> items, float[] logits, int vocab)
+    /// <summary>Puts each decoded row's next token into <see cref="_tokens"/>: the backend's own choice where it made one, else the sequence's sampler (rows in parallel from <see cref="ParallelSamplingRows"/>).</summary>
+    private void SampleAll(List<StepItem> items, StepLogits output, int vocab)
     {
         if (_tokens.Length < items.Count)
         {
             _tokens = new int[items.Count];
         }
 
-        if (items.Count < ParallelSamplingRows)
+        var (logits, chosen) = (output.Logits, output.Chosen);
+        var tokens = _tokens;
+        var toSample = 0;
+        for (var b = 0; b < items.Count; b++)
+        {
+            tokens[b] = chosen is not null ? chosen[b] : -1;
+            toSample += tokens[b] < 0 ? 1 : 0;
+        }
+
+        if (toSample < ParallelSamplingRows)
         {
             for (var b = 0; b < items.Count; b++)
             {
-                _tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab));
+                if (tokens[b] < 0)
+                {
+                    tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab));
+                }
             }
 
             return;
         }
 
-        var tokens = _tokens;
-        Parallel.For(0, items.Count, b => tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab)));
+        Parallel.For(0, items.Count, b =>
+        {
+            if (tokens[b] < 0)
+            {
+                tokens[b] = items[b].Sequence.Sampler.Next(logits.AsSpan(b * vocab, vocab));
+            }
+        });
     }
 
     private void Emit(Sequence sequence, int token, ReadOnlySpan<float> logits, long now)

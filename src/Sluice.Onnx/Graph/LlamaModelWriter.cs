@@ -33,7 +33,8 @@ public sealed record LlamaModelFiles(string ModelPath, string? DataPath, string 
 /// <remarks>
 /// <para>Inputs: <c>input_ids</c> int64 <c>[batch, seq]</c>; <c>seqlens_k</c> int32 <c>[batch]</c> (per row the total
 /// length after this step minus 1); <c>total_sequence_length</c> int32 scalar; <c>past_key_values.{i}.key/.value</c> T
-/// <c>[batch, kv_heads, max_len, head_dim]</c>. Outputs: <c>logits</c> T <c>[batch, seq, vocab]</c>;
+/// <c>[batch, kv_heads, max_len, head_dim]</c>. Outputs: <c>logits</c> T <c>[batch, seq, vocab]</c>; <c>next_token</c> int64
+/// <c>[batch, seq]</c> (ArgMax of the logits);
 /// <c>present.{i}.key/.value</c> T <c>[batch, kv_heads, max_len, head_dim]</c>. <c>max_len</c> is symbolic: any buffer
 /// length up to <see cref="LlamaModelConfig.MaxPosition"/> (the rotary caches' rows) works while total ≤ buffer length.</para>
 /// <para>Graph: Gather(embedding) → per layer RMSNorm (<c>SimplifiedLayerNormalization</c> for the first layer,
@@ -41,7 +42,7 @@ public sealed record LlamaModelFiles(string ModelPath, string? DataPath, string 
 /// MatMul packed QKV → GroupQueryAttention (packed query, rotary inside with non-interleaved "rotate half" caches, causal,
 /// scale 1/√head_dim) → MatMul o_proj → SkipSimplifiedLayerNormalization → MatMul packed gate_up → Split →
 /// SiLU(gate)·up (Sigmoid, Mul, Mul) → MatMul down → … → final SkipSimplifiedLayerNormalization → MatMul LM head (the
-/// transposed embedding when tied).</para>
+/// transposed embedding when tied) → ArgMax.</para>
 /// <para>Weights stream to the data file chunk by chunk as they are generated, never held whole.</para>
 /// </remarks>
 public static class LlamaModelWriter
@@ -56,6 +57,12 @@ public static class LlamaModelWriter
     public const int ExternalAlignment = 4096;
 
     private const int ChunksPerGroup = 64;
+
+    /// <summary>
+    /// Output with each position's greedy next token: int64 <c>[batch, seq]</c>, ArgMax of the logits (first index of the
+    /// largest), so a server can take greedy tokens without copying logits off the device.
+    /// </summary>
+    public const string NextTokenOutput = "next_token";
 
     /// <summary>Input name of a layer's past keys.</summary>
     public static string PastKeyName(int layer) => $"past_key_values.{layer}.key";
@@ -179,6 +186,7 @@ public static class LlamaModelWriter
         json.WriteEndArray();
         json.WriteStartArray("outputs");
         json.WriteStringValue("logits");
+        json.WriteStringValue(NextTokenOutput);
         for (var layer = 0; layer < config.Layers; layer++)
         {
             json.WriteStringValue(PresentKeyName(layer));
@@ -256,6 +264,7 @@ public static class LlamaModelWriter
         }
 
         builder.Output("logits", type, ["batch", "seq", config.Vocab]);
+        builder.Output(NextTokenOutput, DataType.Int64, ["batch", "seq"]);
         for (var layer = 0; layer < config.Layers; layer++)
         {
             builder.Output(PresentKeyName(layer), type, kvDims).Output(PresentValueName(layer), type, kvDims);
@@ -311,6 +320,7 @@ public static class LlamaModelWriter
         }
 
         builder.Node("MatMul", ["final_norm", head], ["logits"]);
+        builder.Node("ArgMax", ["logits"], [NextTokenOutput], OnnxGraphBuilder.Attribute("axis", -1L), OnnxGraphBuilder.Attribute("keepdims", 0L));
     }
 
     private static byte[] ToElementBytes(float[] values, DataType type)

@@ -7,6 +7,7 @@ using Sluice.Core.Configuration;
 using Sluice.Core.Generation;
 using Sluice.Core.Inference;
 using Sluice.Core.Runtime;
+using Sluice.Onnx.Graph;
 
 namespace Sluice.Onnx.Runtime;
 
@@ -50,6 +51,8 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
     private readonly IntPtr _seqlensStaging;
     private readonly IntPtr _logitsDevice;    // T [max(slots, maxPrefill), vocab]
     private readonly IntPtr _logitsStaging;   // T [slots, vocab]
+    private readonly IntPtr _nextDevice;      // int64 [max(slots, maxPrefill)]: the model's next_token output, when it has one
+    private readonly IntPtr _nextStaging;     // int64 [slots]
     private readonly int[] _decodeTotal;      // pinned CPU scalars: decode runs keep max_len, so a captured graph stays valid
     private readonly int[] _prefillTotal;
     private readonly GCHandle _decodeTotalPin;
@@ -62,6 +65,7 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
     private OnnxSlotDecoderRunner(SessionOptions options, InferenceSession session, DeviceMemory memory, IDisposable? ownedMemory,
         SlotDecoderSpec spec, bool cudaGraph, ILogger logger)
     {
+        HasArgMax = session.OutputMetadata.TryGetValue(LlamaModelWriter.NextTokenOutput, out var next) && next.ElementDataType == TensorElementType.Int64;
         _options = options;
         _session = session;
         _memory = memory;
@@ -92,6 +96,11 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         _seqlensStaging = memory.AllocateStaging(spec.Slots * 4L);
         _logitsDevice = memory.AllocateDevice((long)tokens * spec.VocabSize * _elementSize);
         _logitsStaging = memory.AllocateStaging((long)spec.Slots * spec.VocabSize * _elementSize);
+        if (HasArgMax)
+        {
+            _nextDevice = memory.AllocateDevice(tokens * 8L);
+            _nextStaging = memory.AllocateStaging(spec.Slots * 8L);
+        }
         for (var i = 0; i < _cache.Length; i++)
         {
             _cache[i] = memory.AllocateDevice(_rowBytes * spec.Slots);
@@ -106,6 +115,8 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
     }
 
     public int Slots => _spec.Slots;
+
+    public bool HasArgMax { get; }
 
     public int SlotLength => _spec.MaxLength;
 
@@ -284,6 +295,12 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
 
             values.Add(Device(_logitsDevice, _kvType, [rows, width, _spec.VocabSize], (long)tokens.Length * _spec.VocabSize * _elementSize));
             binding.BindOutput("logits", values[^1]);
+            if (HasArgMax)
+            {
+                values.Add(Device(_nextDevice, TensorElementType.Int64, [rows, width], tokens.Length * 8L));
+                binding.BindOutput(LlamaModelWriter.NextTokenOutput, values[^1]);
+            }
+
             using var runOptions = new RunOptions();
             if (_cudaGraph)
             {
@@ -304,7 +321,7 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         }
     }
 
-    public void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> rows, Span<float> logits)
+    public void Decode(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> rows, Span<float> logits, Span<int> argmax)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var count = tokens.Length;
@@ -313,9 +330,17 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
             throw new ArgumentOutOfRangeException(nameof(tokens), $"decode of {count} slots (max {_spec.Slots})");
         }
 
+        var anyLogits = false;
         foreach (var row in rows)
         {
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)row, (uint)count, nameof(rows));
+            ArgumentOutOfRangeException.ThrowIfLessThan(row, -1, nameof(rows));
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, count, nameof(rows));
+            anyLogits |= row >= 0;
+        }
+
+        if (HasArgMax && argmax.Length < count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(argmax), $"argmax holds {argmax.Length} slots, the step has {count}");
         }
 
         var size = BucketFor(count);
@@ -342,9 +367,29 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         }
 
         bucket.Runs++;
-        _memory.CopyToHost(_logitsStaging, _logitsDevice, (long)count * _spec.VocabSize * _elementSize);
+        if (anyLogits)
+        {
+            _memory.CopyToHost(_logitsStaging, _logitsDevice, (long)count * _spec.VocabSize * _elementSize);
+        }
+
+        if (HasArgMax)
+        {
+            _memory.CopyToHost(_nextStaging, _nextDevice, count * 8L);
+        }
+
         _memory.WaitForCopies();
         ReadLogits(rows, logits);
+        if (HasArgMax)
+        {
+            unsafe
+            {
+                var next = new ReadOnlySpan<long>((void*)_nextStaging, count);
+                for (var i = 0; i < count; i++)
+                {
+                    argmax[i] = (int)next[i];
+                }
+            }
+        }
     }
 
     public void MoveSlot(int from, int to)
@@ -429,6 +474,12 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
 
             bucket.Values.Add(Device(_logitsDevice, _kvType, [size, 1, _spec.VocabSize], (long)size * _spec.VocabSize * _elementSize));
             bucket.Binding.BindOutput("logits", bucket.Values[^1]);
+            if (HasArgMax)
+            {
+                bucket.Values.Add(Device(_nextDevice, TensorElementType.Int64, [size, 1], size * 8L));
+                bucket.Binding.BindOutput(LlamaModelWriter.NextTokenOutput, bucket.Values[^1]);
+            }
+
             if (_cudaGraph)
             {
                 bucket.RunOptions.AddRunConfigEntry(DeviceBindingRunner.GraphIdRunOption, (_buckets.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -466,6 +517,11 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         var vocab = _spec.VocabSize;
         for (var j = 0; j < rows.Length; j++)
         {
+            if (rows[j] < 0)
+            {
+                continue;
+            }
+
             var target = logits.Slice(j * vocab, vocab);
             if (_spec.Half)
             {
@@ -519,6 +575,12 @@ internal sealed class OnnxSlotDecoderRunner : ISlotDecoderRunner
         _memory.FreeStaging(_seqlensStaging);
         _memory.FreeDevice(_logitsDevice);
         _memory.FreeStaging(_logitsStaging);
+        if (HasArgMax)
+        {
+            _memory.FreeDevice(_nextDevice);
+            _memory.FreeStaging(_nextStaging);
+        }
+
         _ownedMemory?.Dispose();
     }
 

@@ -53,17 +53,21 @@ public sealed class SlotCacheGenerationTests : IAsyncLifetime
         return Enumerable.Range(0, length).Select(_ => random.Next(0, Config.Vocab)).ToArray();
     }
 
-    private async Task<List<int>> GenerateAsync(int[] prompt, int maxTokens)
+    private async Task<List<int>> GenerateAsync(int[] prompt, int maxTokens) => (await GenerateWithLogprobsAsync(prompt, maxTokens, null)).Tokens;
+
+    private async Task<(List<int> Tokens, List<TokenLogprob> Logprobs)> GenerateWithLogprobsAsync(int[] prompt, int maxTokens, int? logprobs)
     {
-        var request = new GenerationRequest("gqa", prompt, new SamplingParameters(MaxTokens: maxTokens, Temperature: 0f, IgnoreEos: true));
+        var request = new GenerationRequest("gqa", prompt, new SamplingParameters(MaxTokens: maxTokens, Temperature: 0f, IgnoreEos: true, Logprobs: logprobs));
         await using var handle = _manager.Start(request, default);
         var tokens = new List<int>();
+        var chosen = new List<TokenLogprob>();
         await foreach (var update in handle.Updates())
         {
             tokens.AddRange(update.TokenIds);
+            chosen.AddRange(update.Logprobs ?? []);
         }
 
-        return tokens;
+        return (tokens, chosen);
     }
 
     private int[] Expected(int[] prompt, int maxTokens) =>
@@ -97,6 +101,23 @@ public sealed class SlotCacheGenerationTests : IAsyncLifetime
         Assert.Equal(0, stats.KvCacheBlocksUsed);
         Assert.Equal(4, stats.KvCacheBlocksTotal);
         Assert.Equal(stats.Admitted, stats.Finished);
+    }
+
+    [Fact]
+    public async Task Greedy_rows_taking_the_models_argmax_share_steps_with_rows_that_need_logits()
+    {
+        // The model has a next_token output, so plain greedy rows take the device's argmax and skip their logits, while a
+        // greedy row asking for log-probabilities still gets its logits in the same decode steps.
+        var plain = Prompt(21, 6);
+        var withLogprobs = Prompt(22, 9);
+        var runs = await Task.WhenAll(GenerateWithLogprobsAsync(plain, 12, null), GenerateWithLogprobsAsync(withLogprobs, 12, 2));
+
+        Assert.Equal(Expected(plain, 12), runs[0].Tokens);
+        Assert.Empty(runs[0].Logprobs);
+        Assert.Equal(Expected(withLogprobs, 12), runs[1].Tokens);
+        Assert.Equal(12, runs[1].Logprobs.Count);
+        Assert.All(runs[1].Logprobs, static l => Assert.True(l.Logprob <= 0f && l.Top.Count == 2, $"logprob {l.Logprob}"));
+        Assert.Equal(runs[1].Tokens, runs[1].Logprobs.Select(static l => l.TokenId));
     }
 
     [Fact]

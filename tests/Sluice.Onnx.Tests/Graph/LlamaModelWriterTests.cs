@@ -179,7 +179,7 @@ public sealed class LlamaModelWriterTests : IDisposable
         var inputs = session.InputMetadata;
         Assert.Equal(["input_ids", "seqlens_k", "total_sequence_length", "past_key_values.0.key", "past_key_values.0.value",
             "past_key_values.1.key", "past_key_values.1.value"], session.InputNames);
-        Assert.Equal(["logits", "present.0.key", "present.0.value", "present.1.key", "present.1.value"], session.OutputNames);
+        Assert.Equal(["logits", "next_token", "present.0.key", "present.0.value", "present.1.key", "present.1.value"], session.OutputNames);
         Assert.Equal([-1, -1], inputs["input_ids"].Dimensions);
         Assert.Equal(typeof(long), inputs["input_ids"].ElementType);
         Assert.Equal(typeof(int), inputs["seqlens_k"].ElementType);
@@ -187,6 +187,8 @@ public sealed class LlamaModelWriterTests : IDisposable
         Assert.Equal([-1, 2, -1, 16], inputs["past_key_values.1.value"].Dimensions);
         Assert.Equal(["batch", "", "max_len", ""], inputs["past_key_values.1.value"].SymbolicDimensions);
         Assert.Equal([-1, -1, 512], session.OutputMetadata["logits"].Dimensions);
+        Assert.Equal([-1, -1], session.OutputMetadata["next_token"].Dimensions);
+        Assert.Equal(typeof(long), session.OutputMetadata["next_token"].ElementType);
 
         using var json = JsonDocument.Parse(File.ReadAllBytes(files.DecoderConfigPath));
         var root = json.RootElement;

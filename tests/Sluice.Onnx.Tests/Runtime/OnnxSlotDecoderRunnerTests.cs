@@ -8,8 +8,9 @@ namespace Sluice.Onnx.Tests.Runtime;
 
 /// <summary>
 /// The slot runner against the C# reference forward of each slot's own sequence: decode hands back the logits of the slots
-/// asked for, in the order asked, converted from FP16; prompts prefilled together (right-padded) decode like prompts
-/// prefilled alone, and leave the slots outside their run alone.
+/// asked for, in the order asked, converted from FP16, skips rows of -1, and gives every slot's greedy token from the
+/// model's own argmax; prompts prefilled together (right-padded) decode like prompts prefilled alone, and leave the slots
+/// outside their run alone.
 /// </summary>
 public sealed class OnnxSlotDecoderRunnerTests : IDisposable
 {
@@ -32,16 +33,26 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
         {
             runner.Prefill(slot, prompts[slot], 0, last);
             sequences[slot] = reference.StartSequence();
-            var expected = sequences[slot].Forward(prompts[slot].Select(t => (long)t).ToArray());
-            AssertClose(expected.AsSpan(expected.Length - vocab), last, $"prefill of slot {slot}");
+            var prefilled = sequences[slot].Forward(prompts[slot].Select(t => (long)t).ToArray());
+            AssertClose(prefilled.AsSpan(prefilled.Length - vocab), last, $"prefill of slot {slot}");
         }
 
         int[] tokens = [11, 22, 33];
-        var logits = new float[2 * vocab];
-        runner.Decode(tokens, prompts.Select(p => p.Length).ToArray(), rows: [2, 0], logits);
+        var logits = new float[3 * vocab];
+        logits.AsSpan().Fill(float.NaN);
+        var argmax = new int[3];
+        runner.Decode(tokens, prompts.Select(p => p.Length).ToArray(), rows: [2, -1, 0], logits, argmax);
 
-        AssertClose(sequences[2].Forward([33]), logits.AsSpan(0, vocab), "row 0 = slot 2");
-        AssertClose(sequences[0].Forward([11]), logits.AsSpan(vocab, vocab), "row 1 = slot 0");
+        var expected = tokens.Select((t, slot) => sequences[slot].Forward([t])).ToArray();
+        AssertClose(expected[2], logits.AsSpan(0, vocab), "row 0 = slot 2");
+        Assert.All(logits.AsSpan(vocab, vocab).ToArray(), static v => Assert.True(float.IsNaN(v), "a row of -1 was written"));
+        AssertClose(expected[0], logits.AsSpan(2 * vocab, vocab), "row 2 = slot 0");
+
+        // The model's own argmax: that of the logits it hands back, and the reference's choice for every slot.
+        Assert.True(runner.HasArgMax);
+        Assert.Equal(LlamaReference.ArgMax(logits.AsSpan(0, vocab)), argmax[2]);
+        Assert.Equal(LlamaReference.ArgMax(logits.AsSpan(2 * vocab, vocab)), argmax[0]);
+        Assert.Equal(expected.Select(static e => LlamaReference.ArgMax(e)), argmax);
     }
 
     [Theory]
@@ -67,11 +78,13 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
 
         int[] tokens = [11, 22, 33, 44];
         var logits = new float[4 * config.Vocab];
-        runner.Decode(tokens, prompts.Select(p => p.Length).ToArray(), rows: [0, 1, 2, 3], logits);
+        var argmax = new int[4];
+        runner.Decode(tokens, prompts.Select(p => p.Length).ToArray(), rows: [0, 1, 2, 3], logits, argmax);
         for (var slot = 0; slot < 4; slot++)
         {
-            AssertClose(sequences[slot].Forward([tokens[slot]]), logits.AsSpan(slot * config.Vocab, config.Vocab), $"slot {slot}",
-                type == DataType.Fp16 ? Tolerance : 1e-3f);
+            var expected = sequences[slot].Forward([tokens[slot]]);
+            AssertClose(expected, logits.AsSpan(slot * config.Vocab, config.Vocab), $"slot {slot}", type == DataType.Fp16 ? Tolerance : 1e-3f);
+            Assert.Equal(LlamaReference.ArgMax(expected), argmax[slot]);
         }
     }
 
@@ -81,7 +94,7 @@ public sealed class OnnxSlotDecoderRunnerTests : IDisposable
         var config = LlamaModelConfig.Tiny(DataType.Fp16);
         using var runner = Load(config, slots: 3);
 
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => runner.Decode([1, 2], [0, 0], rows: [2], new float[config.Vocab]));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => runner.Decode([1, 2], [0, 0], rows: [2], new float[config.Vocab], new int[2]));
         Assert.Equal("rows", error.ParamName);
     }
 
