@@ -6,7 +6,7 @@
 # 3. `sluice serve --device cuda` on it, driven by Sluice.LlmBench over the OpenAI streaming API at concurrency 1 and 64.
 # Writes $OUT/llm_results.md, baseline.json, bench.json, server.log, measure.log.
 # COMPARE_APP=/root/g/app-old (optional): afterwards ROUNDS (default 2) alternating rounds of both builds on the same
-# model, same card, same clients (each build's own Sluice.LlmBench), into $OUT/ab/ and $OUT/ab.md.
+# card, each with the model its own GpuBench writes and its own Sluice.LlmBench, into $OUT/ab/ and $OUT/ab.md.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 APP=${APP:-/root/g/app}
@@ -48,13 +48,13 @@ ls -la "$REPO/llama1b" "$REPO/llama1b/1" >>"$LOG" 2>&1
 log "Hugging Face baseline"
 timeout 400 python3 "$HERE/hf_baseline.py" --out "$OUT/baseline.json" --prompt $PROMPT --new $NEW --batch 64 >>"$LOG" 2>&1 || log "baseline failed"
 
-serve_and_bench() {   # $1 = cuda_graph true|false, $2 = app folder, $3 = where the results go; writes bench.json (c1 + c64) and metrics_c1.txt / metrics_c64.txt
-  local app=$2 dest=$3
+serve_and_bench() {   # $1 = cuda_graph true|false, $2 = app folder, $3 = where the results go, $4 = repository (default $REPO); writes bench.json (c1 + c64) and metrics_c1.txt / metrics_c64.txt
+  local app=$2 dest=$3 repo=${4:-$REPO}
   mkdir -p "$dest"
-  sed -i "s/cuda_graph: .*/cuda_graph: $1/" "$REPO/llama1b/config.yaml"
+  sed -i "s/cuda_graph: .*/cuda_graph: $1/" "$repo/llama1b/config.yaml"
   log "sluice serve --device cuda (cuda_graph $1, $app)"
   PORT=18000
-  "$app/sluice" serve --model-repository "$REPO" --device cuda --http-port $PORT --grpc-port 18001 --metrics-port 18002 \
+  "$app/sluice" serve --model-repository "$repo" --device cuda --http-port $PORT --grpc-port 18001 --metrics-port 18002 \
     --address 127.0.0.1 > "$dest/server_graph_$1.log" 2>&1 &
   SERVER=$!
   for i in $(seq 1 180); do curl -sf http://127.0.0.1:$PORT/v1/models/llama1b >/dev/null && break; sleep 1; done
@@ -78,11 +78,22 @@ python3 "$HERE/report_llm.py" "$OUT/baseline.json" "$OUT/bench.json" > "$OUT/llm
 cat "$OUT/llm_results.md"
 
 if [ -n "${COMPARE_APP:-}" ]; then
-  # Side by side: this build against COMPARE_APP, alternating, same model and card.
+  # Side by side: this build against COMPARE_APP, alternating, same card. Each build serves the model its own GpuBench
+  # writes (same shape, seed and weights; a newer writer may add outputs the older server would not bind).
+  COMPARE_REPO=$WORK/repo-compare
+  if [ ! -f "$COMPARE_REPO/llama1b/1/model.onnx" ]; then
+    mkdir -p "$COMPARE_REPO"
+    timeout 300 "$COMPARE_APP/GpuBench" llama-model --out "$COMPARE_REPO/llama1b" --layers 16 --hidden 2048 --heads 32 --kv-heads 8 \
+      --inter 5632 --vocab 32000 --max-len 2048 --dtype float16 --seed 1 --tied >>"$LOG" 2>&1 || log "compare model write failed"
+  fi
+  cp "$REPO/llama1b/config.yaml" "$COMPARE_REPO/llama1b/config.yaml"
   for round in $(seq 1 ${ROUNDS:-2}); do
     for which in compare this; do
-      app=$APP; [ $which = compare ] && app=$COMPARE_APP
-      serve_and_bench ${CUDA_GRAPH:-true} "$app" "$OUT/ab/r${round}_$which"
+      if [ $which = compare ]; then
+        serve_and_bench ${CUDA_GRAPH:-true} "$COMPARE_APP" "$OUT/ab/r${round}_$which" "$COMPARE_REPO"
+      else
+        serve_and_bench ${CUDA_GRAPH:-true} "$APP" "$OUT/ab/r${round}_$which"
+      fi
     done
   done
   python3 - "$OUT/ab" > "$OUT/ab.md" <<'PY'
