@@ -158,9 +158,9 @@ public sealed record RewrittenModel(string Path) : IDisposable
         {
             Directory.Delete(System.IO.Path.GetDirectoryName(Path)!, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // A leftover temporary file is harmless; the session already holds the model.
+            // A leftover temporary file is harmless; the session already holds the model (and a throw here would leak it).
         }
     }
 }
