@@ -68,6 +68,28 @@ internal static class ProtocolMapping
             message.InstanceGroup.Add(proto);
         }
 
+        foreach (var sample in config.ModelWarmup)
+        {
+            var proto = new Proto.ModelWarmup { Name = sample.Name, BatchSize = (uint)sample.BatchSize, Count = (uint)sample.Count };
+            foreach (var input in sample.Inputs)
+            {
+                var data = new Proto.ModelWarmup.Types.Input { DataType = ToProto(input.DataType) };
+                data.Dims.Add(input.Dims);
+                if (input.RandomData)
+                {
+                    data.RandomData = true;
+                }
+                else
+                {
+                    data.ZeroData = true;
+                }
+
+                proto.Inputs[input.Name] = data;
+            }
+
+            message.ModelWarmup.Add(proto);
+        }
+
         AddExecution(message, config.Execution);
         return message;
     }

@@ -46,6 +46,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
         SampleModels.WriteAddOne(Path.Combine(_repository, "add_one", "1", "model.onnx"));
         SampleModels.WriteAddSub(Path.Combine(_repository, "add_sub", "1", "model.onnx"));
         SampleModels.WriteAddOne(Path.Combine(_repository, "managed", "1", "model.onnx"));
+        TestSupport.TestRepository.WriteTritonAddSub(_repository, "simple");
         foreach (var (name, type) in IdentityModels)
         {
             SampleModels.WriteIdentity(Path.Combine(_repository, name, "1", "model.onnx"), type, [-1, 3]);
@@ -59,7 +60,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
         _channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions { MaxReceiveMessageSize = null });
         Client = new GRPCInferenceService.GRPCInferenceServiceClient(_channel);
 
-        foreach (var model in new[] { "add_one", "add_sub", "managed", DemoRepository.ModelName }.Concat(IdentityModels.Select(m => m.Name)))
+        foreach (var model in new[] { "add_one", "add_sub", "managed", "simple", DemoRepository.ModelName }.Concat(IdentityModels.Select(m => m.Name)))
         {
             await WaitUntilReadyAsync(Client, model, TimeSpan.FromSeconds(120));
         }

@@ -81,6 +81,33 @@ public sealed class KServeGrpcServiceTests(GrpcServerFixture server)
     }
 
     [Fact]
+    public async Task ModelConfig_TritonPbtxtWithWarmup_WarmupSamplesInTritonsFields()
+    {
+        var response = await Client.ModelConfigAsync(new ModelConfigRequest { Name = "simple" }).ResponseAsync.WaitAsync(Timeout);
+
+        var warmup = Assert.Single(response.Config.ModelWarmup);
+        Assert.Equal(("zeros and noise", 2u, 1u), (warmup.Name, warmup.BatchSize, warmup.Count));
+        Assert.Equal(["INPUT0", "INPUT1"], warmup.Inputs.Keys.Order(StringComparer.Ordinal));
+        var zeros = warmup.Inputs["INPUT0"];
+        Assert.Equal(Sluice.Server.Grpc.Protocol.DataType.TypeFp32, zeros.DataType);
+        Assert.Equal([16L], zeros.Dims);
+        Assert.Equal(Sluice.Server.Grpc.Protocol.ModelWarmup.Types.Input.InputDataTypeOneofCase.ZeroData, zeros.InputDataTypeCase);
+        Assert.Equal(Sluice.Server.Grpc.Protocol.ModelWarmup.Types.Input.InputDataTypeOneofCase.RandomData, warmup.Inputs["INPUT1"].InputDataTypeCase);
+
+        // Field 16, as in Triton's model_config.proto: a client built from Triton's proto reads it there.
+        var bytes = response.Config.ToByteArray();
+        var reader = new Google.Protobuf.CodedInputStream(bytes);
+        var found = false;
+        for (uint tag; (tag = reader.ReadTag()) != 0;)
+        {
+            found |= Google.Protobuf.WireFormat.GetTagFieldNumber(tag) == 16;
+            reader.SkipLastField();
+        }
+
+        Assert.True(found, "model_warmup is not field 16 of ModelConfig");
+    }
+
+    [Fact]
     public async Task ModelConfig_UnknownModel_NotFound()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>

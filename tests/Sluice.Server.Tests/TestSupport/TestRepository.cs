@@ -23,8 +23,15 @@ internal sealed class TestRepository : IDisposable
     /// <summary>Triton's "simple" model with a Triton-style <c>config.pbtxt</c>, served unchanged.</summary>
     public TestRepository WithTritonAddSub(string name = "simple")
     {
-        SampleModels.WriteAddSub(ModelFile(name));
-        File.WriteAllText(System.IO.Path.Combine(Path, name, "config.pbtxt"), $$"""
+        WriteTritonAddSub(Path, name);
+        return this;
+    }
+
+    /// <summary>Writes <see cref="WithTritonAddSub"/>'s model and config (with one <c>model_warmup</c> sample) into <paramref name="repository"/>.</summary>
+    public static void WriteTritonAddSub(string repository, string name)
+    {
+        SampleModels.WriteAddSub(System.IO.Path.Combine(repository, name, "1", "model.onnx"));
+        File.WriteAllText(System.IO.Path.Combine(repository, name, "config.pbtxt"), $$"""
             name: "{{name}}"
             platform: "onnxruntime_onnx"
             max_batch_size: 8
@@ -63,7 +70,6 @@ internal sealed class TestRepository : IDisposable
                 inputs { key: "INPUT1" value { data_type: TYPE_FP32 dims: [ 16 ] random_data: true } } }
             ]
             """);
-        return this;
     }
 
     /// <summary>An identity model of <paramref name="type"/> with dims [-1, 2].</summary>
