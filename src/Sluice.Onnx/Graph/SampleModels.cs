@@ -17,6 +17,12 @@ public static class SampleModels
     public const int SlowInputWidth = 256;
 
     /// <summary>
+    /// Half-width of <see cref="WriteSlow"/>'s uniform hidden weights, √(6/n): weight variance 2/n, so a MatMul doubles the
+    /// variance and Tanh pulls it back, and the activations settle at a fixed size instead of decaying.
+    /// </summary>
+    public static readonly float SlowHiddenScale = MathF.Sqrt(6f / SlowHiddenWidth);
+
+    /// <summary>
     /// <c>OUTPUT0 = INPUT0 + 1</c> for any numeric type (not BOOL or BYTES; BF16 files are written, but ONNX Runtime's CPU
     /// provider has no BF16 Add). Default dims <c>[-1, 4]</c>, FP32.
     /// </summary>
@@ -81,6 +87,10 @@ public static class SampleModels
     /// A model that takes a while per run, so queue, timeout and drain tests have work in flight: FP32 <c>INPUT0</c>
     /// <c>[-1, 256]</c> → MatMul to 1024 wide → <paramref name="iterations"/> × (MatMul 1024×1024, Tanh) → MatMul back to
     /// <c>OUTPUT0</c> <c>[-1, 256]</c>. Each iteration is about a million multiply-adds per batch row.
+    /// The hidden weights are drawn wide enough (<see cref="SlowHiddenScale"/>) that activations keep their size through any
+    /// number of iterations. With the plain 1/√n scale they shrank by about √3 per layer, went through the denormal range
+    /// and reached zero: on ONNX Runtime's worker threads denormals are slow, so the model's speed depended on which thread
+    /// ran which part, and a 2-thread run was sometimes slower than a 1-thread one.
     /// </summary>
     public static string WriteSlow(string path, int iterations)
     {
@@ -88,7 +98,7 @@ public static class SampleModels
         var builder = new OnnxGraphBuilder("slow")
             .Input("INPUT0", DataType.Fp32, [-1, SlowInputWidth])
             .Initializer("W_in", DeterministicValues(1, SlowInputWidth * SlowHiddenWidth, 1f / MathF.Sqrt(SlowInputWidth)), [SlowInputWidth, SlowHiddenWidth])
-            .Initializer("W_hidden", DeterministicValues(2, SlowHiddenWidth * SlowHiddenWidth, 1f / MathF.Sqrt(SlowHiddenWidth)), [SlowHiddenWidth, SlowHiddenWidth])
+            .Initializer("W_hidden", DeterministicValues(2, SlowHiddenWidth * SlowHiddenWidth, SlowHiddenScale), [SlowHiddenWidth, SlowHiddenWidth])
             .Initializer("W_out", DeterministicValues(3, SlowHiddenWidth * SlowInputWidth, 1f / MathF.Sqrt(SlowHiddenWidth)), [SlowHiddenWidth, SlowInputWidth])
             .Node("MatMul", ["INPUT0", "W_in"], ["h0"]);
         var current = "h0";

@@ -86,7 +86,7 @@ public sealed class SampleModelsTests : IDisposable
 
         // The same chain in C#, from the documented generator seeds (1: in, 2: hidden, 3: out).
         var wIn = SampleModels.DeterministicValues(1, width * hidden, 1f / MathF.Sqrt(width));
-        var wHidden = SampleModels.DeterministicValues(2, hidden * hidden, 1f / MathF.Sqrt(hidden));
+        var wHidden = SampleModels.DeterministicValues(2, hidden * hidden, MathF.Sqrt(6f / hidden));
         var wOut = SampleModels.DeterministicValues(3, hidden * width, 1f / MathF.Sqrt(hidden));
         var h = MatVec(x, wIn, width, hidden);
         for (var i = 0; i < iterations; i++)
@@ -96,6 +96,20 @@ public sealed class SampleModelsTests : IDisposable
 
         var expected = MatVec(h, wOut, hidden, width);
         AssertClose(expected, outputs["OUTPUT0"].Values, 1e-4f);
+    }
+
+    [Fact]
+    public void WriteSlow_ManyIterations_ActivationsKeepTheirSize()
+    {
+        // 300 layers: with the old 1/sqrt(n) hidden scale the output was exactly zero after passing through denormals.
+        var path = SampleModels.WriteSlow(_dir.File("slow300.onnx"), iterations: 300);
+        var x = Enumerable.Repeat(0.5f, 2 * SampleModels.SlowInputWidth).ToArray();
+
+        var output = BareOnnx.RunFloat(path, ("INPUT0", x, [2, SampleModels.SlowInputWidth]))["OUTPUT0"].Values;
+
+        var largest = output.Max(MathF.Abs);
+        Assert.InRange(largest, 0.05f, 100f);
+        Assert.DoesNotContain(output, static v => v != 0 && MathF.Abs(v) < 1e-30f);
     }
 
     [Fact]

@@ -79,9 +79,24 @@ internal sealed class TestRepository : IDisposable
         return this;
     }
 
-    public TestRepository WithSlow(string name = "slow", int iterations = 200)
+    /// <summary>
+    /// <see cref="SampleModels.WriteSlow"/>; with <paramref name="intraOpThreads"/> a <c>config.pbtxt</c> limits ONNX Runtime to
+    /// that many threads, leaving the rest of a small machine to the test and the HTTP edge while the model runs, and lets
+    /// a request carry up to <paramref name="maxBatchSize"/> rows.
+    /// </summary>
+    public TestRepository WithSlow(string name = "slow", int iterations = 200, int? intraOpThreads = null, int maxBatchSize = 32)
     {
         SampleModels.WriteSlow(ModelFile(name), iterations);
+        if (intraOpThreads is { } threads)
+        {
+            File.WriteAllText(System.IO.Path.Combine(Path, name, "config.pbtxt"), $$"""
+                name: "{{name}}"
+                platform: "onnxruntime_onnx"
+                max_batch_size: {{maxBatchSize}}
+                parameters { key: "intra_op_thread_count" value { string_value: "{{threads}}" } }
+                """);
+        }
+
         return this;
     }
 
