@@ -85,10 +85,10 @@ public sealed class RequestValidatorTests
     private static byte[] Bytes(params string[] elements)
     {
         using var stream = new MemoryStream();
+        Span<byte> prefix = stackalloc byte[4];
         foreach (var element in elements)
         {
             var bytes = System.Text.Encoding.UTF8.GetBytes(element);
-            Span<byte> prefix = stackalloc byte[4];
             BinaryPrimitives.WriteUInt32LittleEndian(prefix, (uint)bytes.Length);
             stream.Write(prefix);
             stream.Write(bytes);

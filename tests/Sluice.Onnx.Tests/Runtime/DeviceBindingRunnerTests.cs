@@ -292,7 +292,8 @@ public sealed class CudaGraphCaptureGateTests
             }
         });
 
-        Assert.False(sharedEntered.Wait(TimeSpan.FromMilliseconds(200)));   // blocked behind the capture
+        var first = await Task.WhenAny(sharedEntered, Task.Delay(TimeSpan.FromMilliseconds(200)));
+        Assert.NotSame(sharedEntered, first);   // blocked behind the capture
         release.Set();
         await capture.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(await sharedEntered.WaitAsync(TimeSpan.FromSeconds(10)));
