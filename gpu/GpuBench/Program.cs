@@ -11,9 +11,10 @@
 //                             constant row of 768): the serving path's own cost, measured without a GPU.
 //   nvml    [--pid P]                 device memory used/total and the process's own use, from NVML.
 //   llama-model --out DIR [--layers 16 --hidden 2048 --heads 32 --kv-heads 8 --head-dim 0 --inter 5632 --vocab 32000
-//           --max-len 2048 --dtype float16 --seed 1 --std 0.02 --embedding-std 0.02 --tied --storage auto|inline|external]
+//           --max-len 2048 --dtype float16 --seed 1 --std 0.02 --embedding-std 0.02 --tied --transposed --storage auto|inline|external]
 //           writes a random-weight Llama decoder in the shared-KV-buffer layout (GroupQueryAttention): DIR/1/model.onnx
-//           (+ model.onnx.data) and DIR/decoder_config.json; prints parameters, bytes and seconds.
+//           (+ model.onnx.data) and DIR/decoder_config.json; prints parameters, bytes and seconds. --transposed stores the
+//           projections [out, in] and multiplies with FusedMatMul transB=1 (LlamaModelConfig.TransposedProjections).
 
 using System.Diagnostics;
 using System.Globalization;
@@ -60,7 +61,7 @@ try
                 "float32" => Sluice.Core.Tensors.DataType.Fp32,
                 var other => throw new ArgumentException($"--dtype must be float16 or float32, not '{other}'"),
             },
-            Seed = IntArg("--seed", 1), TiedEmbeddings = args.Contains("--tied"),
+            Seed = IntArg("--seed", 1), TiedEmbeddings = args.Contains("--tied"), TransposedProjections = args.Contains("--transposed"),
             WeightStd = float.Parse(Arg("--std", "0.02"), CultureInfo.InvariantCulture),
             EmbeddingStd = float.Parse(Arg("--embedding-std", "0.02"), CultureInfo.InvariantCulture),
         }, Arg("--storage", "auto")),

@@ -38,6 +38,14 @@ public sealed record LlamaModelConfig
     /// <summary>True: the LM head is the transposed token embedding (one weight, as Llama 3.2 1B); false: its own weight.</summary>
     public bool TiedEmbeddings { get; init; }
 
+    /// <summary>
+    /// True: the written file stores each projection (and an untied LM head) as <c>[out, in]</c>, as PyTorch's
+    /// <c>nn.Linear</c> does, and multiplies with <c>com.microsoft.FusedMatMul</c> <c>transB = 1</c>; a tied LM head is then
+    /// the embedding itself, with no transposed copy. The model computes the same function either way; what changes is the
+    /// GEMM cuBLAS runs (weights read along their contiguous dimension). ONNX Runtime's CPU FusedMatMul is FP32 only.
+    /// </summary>
+    public bool TransposedProjections { get; init; }
+
     /// <summary>Seed of every weight.</summary>
     public int Seed { get; init; } = 1;
 

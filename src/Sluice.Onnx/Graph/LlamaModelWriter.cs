@@ -112,8 +112,8 @@ public static class LlamaModelWriter
                 var padding = (int)((ExternalAlignment - data.Position % ExternalAlignment) % ExternalAlignment);
                 data.Write(new byte[padding]);
                 var offset = data.Position;
-                StreamTensor(config, tensor, data.Write);
-                builder.ExternalInitializer(tensor.Name, config.ElementType, tensor.Dims, dataFileName, offset, data.Position - offset);
+                WriteTensor(config, tensor, data.Write);
+                builder.ExternalInitializer(tensor.Name, config.ElementType, StoredDims(config, tensor), dataFileName, offset, data.Position - offset);
             }
         }
         else
@@ -122,12 +122,12 @@ public static class LlamaModelWriter
             {
                 var bytes = new byte[tensor.ElementCount * config.ElementSize];
                 var written = 0;
-                StreamTensor(config, tensor, span =>
+                WriteTensor(config, tensor, span =>
                 {
                     span.CopyTo(bytes.AsSpan(written));
                     written += span.Length;
                 });
-                builder.Initializer(tensor.Name, config.ElementType, bytes, tensor.Dims);
+                builder.Initializer(tensor.Name, config.ElementType, bytes, StoredDims(config, tensor));
             }
         }
 
@@ -168,6 +168,7 @@ public static class LlamaModelWriter
         json.WriteString("kv_layout", "shared_buffer");
         json.WriteNumber("seed", config.Seed);
         json.WriteBoolean("tied_embeddings", config.TiedEmbeddings);
+        json.WriteBoolean("transposed_projections", config.TransposedProjections);
         json.WriteNumber("init_std", config.WeightStd);
         json.WriteNumber("embedding_std", config.EmbeddingStd);
         json.WriteNumber("norm_std", config.NormStd);
@@ -196,6 +197,49 @@ public static class LlamaModelWriter
         json.WriteEndArray();
         json.WriteEndObject();
         return path;
+    }
+
+    /// <summary>Whether <paramref name="tensor"/> is stored <c>[out, in]</c> in the file (<see cref="LlamaModelConfig.TransposedProjections"/>).</summary>
+    private static bool IsTransposed(LlamaModelConfig config, LlamaTensor tensor) =>
+        config.TransposedProjections && tensor.Dims.Length == 2 && tensor.Name != LlamaWeights.EmbeddingName;
+
+    private static long[] StoredDims(LlamaModelConfig config, LlamaTensor tensor) =>
+        IsTransposed(config, tensor) ? [tensor.Dims[1], tensor.Dims[0]] : tensor.Dims;
+
+    /// <summary>
+    /// Hands <paramref name="tensor"/>'s bytes to <paramref name="write"/> in file order: streamed a group of chunks at a time,
+    /// or, for a transposed projection, generated whole and written <c>[out, in]</c>.
+    /// </summary>
+    private static void WriteTensor(LlamaModelConfig config, LlamaTensor tensor, SpanWriter write)
+    {
+        if (!IsTransposed(config, tensor))
+        {
+            StreamTensor(config, tensor, write);
+            return;
+        }
+
+        var values = LlamaWeights.Generate(config.Seed, tensor);
+        int rows = (int)tensor.Dims[0], columns = (int)tensor.Dims[1];
+        var row = new float[rows];
+        var bytes = new byte[rows * config.ElementSize];
+        for (var column = 0; column < columns; column++)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                row[r] = values[(long)r * columns + column];
+            }
+
+            if (config.ElementType == DataType.Fp16)
+            {
+                System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(row, MemoryMarshal.Cast<byte, Half>(bytes.AsSpan()));
+            }
+            else
+            {
+                MemoryMarshal.AsBytes(row.AsSpan()).CopyTo(bytes);
+            }
+
+            write(bytes);
+        }
     }
 
     /// <summary>Hands <paramref name="tensor"/>'s bytes (in <paramref name="config"/>'s element type) to <paramref name="write"/> in order, a group of chunks at a time.</summary>
@@ -271,6 +315,18 @@ public static class LlamaModelWriter
         }
 
         var epsilon = OnnxGraphBuilder.Attribute("epsilon", config.RmsNormEpsilon);
+        void Project(string input, string weight, string output)
+        {
+            if (config.TransposedProjections)
+            {
+                builder.DomainNode(OnnxGraphBuilder.MicrosoftDomain, "FusedMatMul", [input, weight], [output], OnnxGraphBuilder.Attribute("transB", 1L));
+            }
+            else
+            {
+                builder.Node("MatMul", [input, weight], [output]);
+            }
+        }
+
         builder.Node("Gather", [LlamaWeights.EmbeddingName, "input_ids"], ["embeddings"], OnnxGraphBuilder.Attribute("axis", 0L));
         string mlpOut = "", residual = "embeddings";
         for (var layer = 0; layer < config.Layers; layer++)
@@ -289,7 +345,7 @@ public static class LlamaModelWriter
                 residual = l + "residual1";
             }
 
-            builder.Node("MatMul", [l + "norm1", p + "attn.qkv_proj.weight"], [l + "qkv"]);
+            Project(l + "norm1", p + "attn.qkv_proj.weight", l + "qkv");
             builder.DomainNode(OnnxGraphBuilder.MicrosoftDomain, "GroupQueryAttention",
                 [l + "qkv", "", "", PastKeyName(layer), PastValueName(layer), "seqlens_k", "total_sequence_length", "cos_cache", "sin_cache"],
                 [l + "attn", PresentKeyName(layer), PresentValueName(layer)],
@@ -297,29 +353,33 @@ public static class LlamaModelWriter
                 OnnxGraphBuilder.Attribute("kv_num_heads", (long)config.KvHeads),
                 OnnxGraphBuilder.Attribute("do_rotary", 1L),
                 OnnxGraphBuilder.Attribute("rotary_interleaved", 0L));
-            builder.Node("MatMul", [l + "attn", p + "attn.o_proj.weight"], [l + "attn_out"]);
+            Project(l + "attn", p + "attn.o_proj.weight", l + "attn_out");
             builder.DomainNode(OnnxGraphBuilder.MicrosoftDomain, "SkipSimplifiedLayerNormalization",
                 [l + "attn_out", residual, p + "post_attention_layernorm.weight"], [l + "norm2", "", "", l + "residual2"], epsilon);
             residual = l + "residual2";
-            builder.Node("MatMul", [l + "norm2", p + "mlp.gate_up_proj.weight"], [l + "gate_up"]);
+            Project(l + "norm2", p + "mlp.gate_up_proj.weight", l + "gate_up");
             builder.Node("Split", [l + "gate_up", "mlp_split"], [l + "gate", l + "up"], OnnxGraphBuilder.Attribute("axis", -1L));
             builder.Node("Sigmoid", [l + "gate"], [l + "gate_sigmoid"]);
             builder.Node("Mul", [l + "gate", l + "gate_sigmoid"], [l + "gate_silu"]);
             builder.Node("Mul", [l + "gate_silu", l + "up"], [l + "mlp_hidden"]);
-            builder.Node("MatMul", [l + "mlp_hidden", p + "mlp.down_proj.weight"], [l + "mlp_out"]);
+            Project(l + "mlp_hidden", p + "mlp.down_proj.weight", l + "mlp_out");
             mlpOut = l + "mlp_out";
         }
 
         builder.DomainNode(OnnxGraphBuilder.MicrosoftDomain, "SkipSimplifiedLayerNormalization",
             [mlpOut, residual, LlamaWeights.FinalNormName], ["final_norm"], epsilon);
         var head = LlamaWeights.LmHeadName;
-        if (config.TiedEmbeddings)
+        if (config.TiedEmbeddings && config.TransposedProjections)
+        {
+            head = LlamaWeights.EmbeddingName;   // [vocab, hidden] is already the [out, in] layout
+        }
+        else if (config.TiedEmbeddings)
         {
             head = "lm_head.tied_weight";
             builder.Node("Transpose", [LlamaWeights.EmbeddingName], [head], OnnxGraphBuilder.Attribute("perm", new long[] { 1, 0 }));
         }
 
-        builder.Node("MatMul", ["final_norm", head], ["logits"]);
+        Project("final_norm", head, "logits");
         builder.Node("ArgMax", ["logits"], [NextTokenOutput], OnnxGraphBuilder.Attribute("axis", -1L), OnnxGraphBuilder.Attribute("keepdims", 0L));
     }
 

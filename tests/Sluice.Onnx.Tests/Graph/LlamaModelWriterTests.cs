@@ -147,6 +147,32 @@ public sealed class LlamaModelWriterTests : IDisposable
         AssertClose(sequence.Forward([token]), session.Run(0, 1, [token], [total - 1], total), "fp16 decode", tolerance: 0.02f);
     }
 
+    [Theory]
+    [InlineData(false, LlamaWeightStorage.Inline)]
+    [InlineData(true, LlamaWeightStorage.Inline)]
+    [InlineData(true, LlamaWeightStorage.External)]
+    public void TransposedProjections_SameFunction_OutInWeightsAndFusedMatMul(bool tied, LlamaWeightStorage storage)
+    {
+        var config = LlamaModelConfig.Tiny() with { TiedEmbeddings = tied, TransposedProjections = true };
+        var files = LlamaModelWriter.Write(_dir.File("nt/1/model.onnx"), config, storage);
+        var sequence = new LlamaReference(config).StartSequence();
+        using var session = new SharedKvSession(files.ModelPath, config, rows: 1);
+
+        var logits = session.Run(0, 1, s_prompt, [s_prompt.Length - 1], s_prompt.Length);
+        AssertClose(sequence.Forward(s_prompt), logits, "prefill");
+        var token = (long)LlamaReference.ArgMax(logits.AsSpan(logits.Length - config.Vocab));
+        var total = s_prompt.Length + 1;
+        AssertClose(sequence.Forward([token]), session.Run(0, 1, [token], [total - 1], total), "decode");
+
+        var model = Sluice.Onnx.Graph.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(files.ModelPath));
+        var projections = model.Graph.Node.Where(static n => n.OpType is "MatMul" or "FusedMatMul").ToList();
+        Assert.Equal(4 * config.Layers + 1, projections.Count);
+        Assert.All(projections, static n => Assert.Equal(("FusedMatMul", 1L), (n.OpType, n.Attribute.Single(a => a.Name == "transB").I)));
+        Assert.DoesNotContain(model.Graph.Node, static n => n.OpType == "Transpose");
+        var qkv = model.Graph.Initializer.Single(static t => t.Name == "model.layers.0.attn.qkv_proj.weight");
+        Assert.Equal([(long)config.QkvWidth, config.Hidden], qkv.Dims);
+    }
+
     [Fact]
     public void ExternalData_SameLogitsAsInline()
     {
