@@ -11,7 +11,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        var root = new RootCommand("Sluice: an inference server for ONNX models (KServe v2 / Triton HTTP and gRPC).")
+        var root = new RootCommand("Sluice: an inference server for ONNX models and LLMs (KServe v2 / Triton HTTP and gRPC, OpenAI API).")
         {
             ServeCommand.Create(),
             ProfileCommand.Create(),

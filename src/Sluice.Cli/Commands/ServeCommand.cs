@@ -22,7 +22,7 @@ internal static class ServeCommand
         var repository = new Option<string?>("--model-repository")
         {
             Description = $"Model repository folder (<repo>/<model>/<version>/model.onnx, with config.yaml or Triton's config.pbtxt). " +
-                          $"Default: {DefaultRepository}, where the demo model (all-MiniLM-L6-v2) is written on first start.",
+                          $"Default: {DefaultRepository}, where the demo models (all-MiniLM-L6-v2 embeddings, the tiny-llama decoder) are written on first start.",
             HelpName = "DIR",
         };
         var controlMode = new Option<string>("--model-control-mode")
@@ -38,7 +38,7 @@ internal static class ServeCommand
             HelpName = "NAME",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var httpPort = PortOption("--http-port", "Port of the KServe v2 HTTP endpoints (HTTP/1.1 and h2c); 0 picks a free port.", defaults.HttpPort);
+        var httpPort = PortOption("--http-port", "Port of the HTTP endpoints: KServe v2 and the OpenAI API (HTTP/1.1 and h2c); 0 picks a free port.", defaults.HttpPort);
         var grpcPort = PortOption("--grpc-port", "Port of the gRPC service inference.GRPCInferenceService (HTTP/2); 0 picks a free port.", defaults.GrpcPort);
         var address = new Option<string>("--address")
         {
@@ -138,7 +138,7 @@ internal static class ServeCommand
             Description = "Run socket I/O continuations on the I/O threads instead of the thread pool: shorter round trips on an idle many-core machine (GPU serving), but a slow HTTP/1.1 request then delays others on its I/O thread.",
         };
 
-        var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC until SIGTERM or Ctrl+C.")
+        var command = new Command("serve", "Serve a model repository over KServe v2 HTTP and gRPC and the OpenAI API until SIGTERM or Ctrl+C.")
         {
             repository, controlMode, loadModel, httpPort, grpcPort, address, device, enableManagement, token, maxBody, drainTimeout,
             sloSpec, dataDir, sloWebhook, metricsPort, noTelemetry, profileSampleRate, latencyBuckets, allowMismatch, inlineIo, threadPoolSpin,
