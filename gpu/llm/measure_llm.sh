@@ -9,6 +9,7 @@
 # card, each with the model its own GpuBench writes and its own Sluice.LlmBench, into $OUT/ab/ and $OUT/ab.md.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/common.sh"
 APP=${APP:-/root/g/app}
 OUT=${OUT:-/tmp/gpu-out}
 WORK=${WORK:-/root/g/llm}
@@ -16,7 +17,6 @@ PROMPT=${PROMPT:-64}
 NEW=${NEW:-128}
 SECONDS_PER_LEVEL=${SECONDS_PER_LEVEL:-20}
 mkdir -p "$OUT" "$WORK"
-export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 export DOTNET_gcServer=0 PYTHONUNBUFFERED=1
 LOG=$OUT/measure.log
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
@@ -25,24 +25,9 @@ log "card: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=cs
 REPO=$WORK/repo
 if [ ! -f "$REPO/llama1b/1/model.onnx" ]; then
   log "writing the Llama-1B-shaped model"
-  mkdir -p "$REPO"
-  timeout 300 "$APP/GpuBench" llama-model --out "$REPO/llama1b" --layers 16 --hidden 2048 --heads 32 --kv-heads 8 --inter 5632 \
-    --vocab 32000 --max-len 2048 --dtype float16 --seed 1 --tied >>"$LOG" 2>&1 || log "model write failed"
+  write_llama1b "$APP" "$REPO" "$LOG" || log "model write failed"
 fi
-cat > "$REPO/llama1b/config.yaml" <<YAML
-name: llama1b
-backend: decoder
-generation:
-  tokenizer: tiktoken:gpt2   # stand-in: random weights, the benchmark sends token ids
-  chat_template: chatml
-  eos_token_ids: [2]
-  context_length: 2048
-  max_running: 64
-  max_waiting: 4096
-  step_token_budget: 4096
-  prefill_chunk: 1024
-  cuda_graph: ${CUDA_GRAPH:-true}
-YAML
+llama1b_config "$REPO" "${CUDA_GRAPH:-true}"
 ls -la "$REPO/llama1b" "$REPO/llama1b/1" >>"$LOG" 2>&1
 
 log "Hugging Face baseline"
@@ -81,11 +66,7 @@ if [ -n "${COMPARE_APP:-}" ]; then
   # Side by side: this build against COMPARE_APP, alternating, same card. Each build serves the model its own GpuBench
   # writes (same shape, seed and weights; a newer writer may add outputs the older server would not bind).
   COMPARE_REPO=$WORK/repo-compare
-  if [ ! -f "$COMPARE_REPO/llama1b/1/model.onnx" ]; then
-    mkdir -p "$COMPARE_REPO"
-    timeout 300 "$COMPARE_APP/GpuBench" llama-model --out "$COMPARE_REPO/llama1b" --layers 16 --hidden 2048 --heads 32 --kv-heads 8 \
-      --inter 5632 --vocab 32000 --max-len 2048 --dtype float16 --seed 1 --tied >>"$LOG" 2>&1 || log "compare model write failed"
-  fi
+  write_llama1b "$COMPARE_APP" "$COMPARE_REPO" "$LOG" || log "compare model write failed"
   cp "$REPO/llama1b/config.yaml" "$COMPARE_REPO/llama1b/config.yaml"
   for round in $(seq 1 ${ROUNDS:-2}); do
     for which in compare this; do
