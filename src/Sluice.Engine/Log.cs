@@ -21,6 +21,7 @@ internal static class EventIds
     public const int RequestTimedOut = 2002;
     public const int QueueFull = 2003;
     public const int LoopFaulted = 2004;
+    public const int QueueWaitTooLong = 2005;
 }
 
 /// <summary>The engine's source-generated log messages.</summary>
@@ -70,6 +71,10 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.QueueFull, LogLevel.Debug, "The queue of model '{ModelName}' version {ModelVersion} is full ({MaxQueueSize} requests).")]
     public static partial void QueueFull(this ILogger logger, string modelName, string modelVersion, int maxQueueSize);
+
+    [LoggerMessage(EventIds.QueueWaitTooLong, LogLevel.Debug,
+        "A request for model '{ModelName}' version {ModelVersion} was refused: the queue holds about {ExpectedMs:F0} ms of work, more than its {TimeoutMs:F0} ms timeout.")]
+    public static partial void QueueWaitTooLong(this ILogger logger, string modelName, string modelVersion, double expectedMs, double timeoutMs);
 
     [LoggerMessage(EventIds.LoopFaulted, LogLevel.Critical, "The batching loop of model '{ModelName}' version {ModelVersion} failed.")]
     public static partial void LoopFaulted(this ILogger logger, string modelName, string modelVersion, Exception exception);

@@ -76,6 +76,16 @@ internal sealed class BatchingLoop : IAsyncDisposable
     /// <summary>Requests in the queue (enqueued and not yet dispatched, cancelled or timed out). Any thread.</summary>
     private int _queued;
 
+    /// <summary>Batch rows of the requests counted by <see cref="_queued"/>. Any thread.</summary>
+    private long _queuedRows;
+
+    /// <summary>
+    /// Smoothed seconds per row of batches dispatched while more requests waited (exponential moving average), so the
+    /// queue's drain rate under backlog; NaN until such a batch ran. Written by finishing batches, read by enqueuers: a
+    /// double is read and written whole, and a lost update between two finishing batches only drops one sample.
+    /// </summary>
+    private double _backlogSecondsPerRow = double.NaN;
+
     /// <summary>Batches executing now. Any thread.</summary>
     private int _running;
 
@@ -152,6 +162,22 @@ internal sealed class BatchingLoop : IAsyncDisposable
     /// <summary>Requests waiting in the queue now.</summary>
     public int QueuedCount => Volatile.Read(ref _queued);
 
+    /// <summary>
+    /// How long the rows queued now would take to drain, from the time per row of batches that ran under backlog, spread
+    /// over the instances; null until such a batch ran. It leaves out what the running batches still have to do, so it
+    /// errs short.
+    /// </summary>
+    public TimeSpan? ExpectedQueueWait
+    {
+        get
+        {
+            var secondsPerRow = Volatile.Read(ref _backlogSecondsPerRow);
+            return double.IsNaN(secondsPerRow)
+                ? null
+                : TimeSpan.FromSeconds(Interlocked.Read(ref _queuedRows) * secondsPerRow / _instanceCount);
+        }
+    }
+
     /// <summary>Starts the loop task.</summary>
     public void Start() => _loopTask ??= Task.Run(RunLoopAsync);
 
@@ -190,17 +216,35 @@ internal sealed class BatchingLoop : IAsyncDisposable
             };
         }
 
+        // :: Step 2 — admission against the deadline: when the rows ahead would take longer to drain than this request may
+        // wait, it would only time out in the queue. It is refused now, with a fast 503, instead of after its timeout.
+        var timeout = QueueTimeout(request);
+        if (ExpectedQueueWait is { } expected && expected > timeout)
+        {
+            Interlocked.Decrement(ref _queued);
+            _counters.Rejected();
+            _statistics.RecordFailure(TimeSpan.Zero);
+            _logger.QueueWaitTooLong(_modelName, _version, expected.TotalMilliseconds, timeout.TotalMilliseconds);
+            throw new InferenceException(
+                InferenceError.QueueFull,
+                $"model '{_modelName}' version {_version}: the queue holds about {expected.TotalMilliseconds:F0} ms of work, "
+                + $"more than this request's {timeout.TotalMilliseconds:F0} ms queue timeout; retry later")
+            {
+                RetryAfter = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling((expected - timeout).TotalSeconds))),
+            };
+        }
+
+        Interlocked.Add(ref _queuedRows, rows);
         _counters.Admitted();
 
-        // :: Step 2 — timestamps, deadline and shape key.
+        // :: Step 3 — timestamps, deadline and shape key.
         var now = _timeProvider.GetTimestamp();
-        var timeout = QueueTimeout(request);
         var deadline = now + (long)(timeout.TotalSeconds * _timeProvider.TimestampFrequency);
         var shape = _batched && _former is not null ? ShapeKey.From(orderedInputs, batched: true) : ShapeKey.None;
         var pending = new PendingRequest(request, orderedInputs, outputNames, rows, shape, now, deadline, cancellationToken);
         request.Timestamps.Queued = Stopwatch.GetTimestamp();
 
-        // :: Step 3 — cancellation while queued removes it; it then never reaches the runner.
+        // :: Step 4 — cancellation while queued removes it; it then never reaches the runner.
         if (cancellationToken.CanBeCanceled)
         {
             pending.CancelRegistration = cancellationToken.UnsafeRegister(
@@ -208,7 +252,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
                 new object[] { this, pending });
         }
 
-        // :: Step 4 — hand it to the loop.
+        // :: Step 5 — hand it to the loop.
         _channel.Writer.TryWrite(pending);
         Wake();
         return pending;
@@ -312,6 +356,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
         }
 
         Interlocked.Decrement(ref _queued);
+        Interlocked.Add(ref _queuedRows, -pending.Rows);
         _counters.Cancelled();
         pending.Completion.TrySetCanceled(pending.RequestAborted);
         Interlocked.Exchange(ref _purgeNeeded, 1);
@@ -482,6 +527,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
                     {
                         pending.CancelRegistration.Unregister();
                         Interlocked.Decrement(ref _queued);
+                        Interlocked.Add(ref _queuedRows, -pending.Rows);
                         _counters.TimedOut();
                         var waited = _timeProvider.GetElapsedTime(pending.EnqueuedTimestamp, now);
                         _statistics.RecordFailure(waited);
@@ -530,6 +576,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
                 {
                     pending.CancelRegistration.Unregister();
                     Interlocked.Decrement(ref _queued);
+                    Interlocked.Add(ref _queuedRows, -pending.Rows);
                     _counters.Failed();
                     _statistics.RecordFailure(_timeProvider.GetElapsedTime(pending.EnqueuedTimestamp));
                     pending.Completion.TrySetException(new InferenceException(
@@ -592,10 +639,11 @@ internal sealed class BatchingLoop : IAsyncDisposable
             if (batch.Count > 0)
             {
                 var runner = _idle.Pop();
+                var backlogged = Volatile.Read(ref _queued) > 0;   // requests left behind: this batch is as large as the queue allows
                 Interlocked.Increment(ref _running);
                 _ = runner.Scheduler is { } scheduler   // a GPU instance's own thread: straight there, not via the pool
-                    ? Task.Factory.StartNew(() => ExecuteAsync(runner, batch, rows), CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap()
-                    : Task.Run(() => ExecuteAsync(runner, batch, rows));
+                    ? Task.Factory.StartNew(() => ExecuteAsync(runner, batch, rows, backlogged), CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap()
+                    : Task.Run(() => ExecuteAsync(runner, batch, rows, backlogged));
             }
         }
 
@@ -649,6 +697,7 @@ internal sealed class BatchingLoop : IAsyncDisposable
 
             head.CancelRegistration.Unregister();
             Interlocked.Decrement(ref _queued);
+            Interlocked.Add(ref _queuedRows, -head.Rows);
             batch.Add(head);
             rows += head.Rows;
             if (singleRequest || rows >= take)
@@ -661,10 +710,11 @@ internal sealed class BatchingLoop : IAsyncDisposable
     }
 
     /// <summary>Runs one batch on one instance, splits the outputs and completes each request.</summary>
-    private async Task ExecuteAsync(IModelRunner runner, List<PendingRequest> batch, int rows)
+    private async Task ExecuteAsync(IModelRunner runner, List<PendingRequest> batch, int rows, bool backlogged)
     {
         try
         {
+            var started = _timeProvider.GetTimestamp();
             var batchStart = Stopwatch.GetTimestamp();
             foreach (var pending in batch)
             {
@@ -710,6 +760,11 @@ internal sealed class BatchingLoop : IAsyncDisposable
             }
 
             _statistics.RecordBatch(timestamps, rows);
+            if (backlogged)
+            {
+                ObserveBacklogBatch(rows, _timeProvider.GetElapsedTime(started));
+            }
+
             for (var i = 0; i < batch.Count; i++)
             {
                 var request = batch[i].Request;
@@ -736,6 +791,14 @@ internal sealed class BatchingLoop : IAsyncDisposable
             Interlocked.Decrement(ref _running);
             Wake();
         }
+    }
+
+    /// <summary>Folds one batch that ran under backlog into <see cref="_backlogSecondsPerRow"/> (weight 0.2 for the new sample).</summary>
+    private void ObserveBacklogBatch(int rows, TimeSpan elapsed)
+    {
+        var sample = elapsed.TotalSeconds / Math.Max(1, rows);
+        var previous = Volatile.Read(ref _backlogSecondsPerRow);
+        Volatile.Write(ref _backlogSecondsPerRow, double.IsNaN(previous) ? sample : previous + 0.2 * (sample - previous));
     }
 
     /// <summary>Tells the observers of one executed batch; an observer that throws is not allowed to fail the batch.</summary>

@@ -207,6 +207,54 @@ public sealed class BatchingLoopTests
         await Task.WhenAll(queued.Select(p => p.Completion.Task)).WaitAsync(Safety);
     }
 
+    /// <summary>Runs one batch on a gated runner for <paramref name="elapsed"/> of fake time; the next call meets a new gate.</summary>
+    private static async Task FinishRunningBatchAsync(FakeRunner runner, FakeTimeProvider time, TimeSpan elapsed)
+    {
+        var gate = runner.Gate!;
+        runner.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        time.Advance(elapsed);
+        gate.SetResult();
+        await runner.Started.WaitAsync(Safety);   // the next batch has started (and holds at the new gate)
+    }
+
+    [Fact]
+    public async Task Enqueue_BacklogLongerThanTimeout_RefusedAtOnceWithQueueFullAndRetryAfter()
+    {
+        var time = new FakeTimeProvider();
+        await using var harness = new Harness(Config(maxBatch: 2, timeoutMs: 1000), time: time);
+        var runner = harness.Runners[0];
+        runner.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = harness.Enqueue(Requests.AddOne("m"));
+        await runner.Started.WaitAsync(Safety);
+        var queued = Enumerable.Range(0, 3).Select(_ => harness.Enqueue(Requests.AddOne("m"))).ToList();
+        Assert.Null(harness.Loop.ExpectedQueueWait);   // no batch has run under backlog yet: no estimate, nobody refused
+
+        // The first batch ran alone (nothing waited when it left), so it teaches nothing. The next takes 2 of the 3 queued
+        // rows and leaves one behind: 400 ms of fake time for it is 200 ms a row under backlog.
+        await FinishRunningBatchAsync(runner, time, TimeSpan.FromMilliseconds(100));
+        Assert.Null(harness.Loop.ExpectedQueueWait);
+        await FinishRunningBatchAsync(runner, time, TimeSpan.FromMilliseconds(400));
+        Assert.Equal(TimeSpan.Zero, harness.Loop.ExpectedQueueWait);   // the last queued row is running now
+
+        // 5 rows ahead: 1000 ms, not more than the timeout, so admitted; with 6 ahead (1200 ms) the next is refused.
+        queued.AddRange(Enumerable.Range(0, 6).Select(_ => harness.Enqueue(Requests.AddOne("m"))));
+        Assert.Equal(TimeSpan.FromMilliseconds(1200), harness.Loop.ExpectedQueueWait);
+        var error = Assert.Throws<InferenceException>(() => harness.Enqueue(Requests.AddOne("m")));
+
+        Assert.Equal(InferenceError.QueueFull, error.Error);
+        Assert.Contains("about 1200 ms of work, more than this request's 1000 ms queue timeout", error.Message);
+        Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
+        var counts = harness.Counters.Snapshot();
+        Assert.Equal((10L, 1L), (counts.Admitted, counts.Rejected));
+
+        // A request that may wait longer is still admitted behind the same backlog.
+        var patient = harness.Enqueue(Requests.AddOne("m", parameters: new Dictionary<string, object?> { ["timeout"] = 1_500_000L }));
+        runner.Gate.SetResult();
+        runner.Gate = null;
+        await Task.WhenAll(queued.Append(patient).Append(first).Select(p => p.Completion.Task)).WaitAsync(Safety);
+        Assert.Equal(TimeSpan.Zero, harness.Loop.ExpectedQueueWait);
+    }
+
     /// <summary>
     /// Advances fake time by <paramref name="first"/>, then in small steps until the request completes or
     /// <paramref name="limit"/> of fake time has passed. One step is not enough: the loop arms its timer relative to
