@@ -49,6 +49,9 @@ public sealed class StepResult
     /// <summary>Client latency at a percentile, in milliseconds.</summary>
     public double LatencyMs(double percentile) => Recorder.Client.Percentile(percentile) / 1000.0;
 
+    /// <summary>Client latency of failed requests at a percentile, in milliseconds (0 when none failed).</summary>
+    public double ErrorLatencyMs(double percentile) => Recorder.ErrorLatency.Percentile(percentile) / 1000.0;
+
     /// <summary>Largest client latency, in milliseconds.</summary>
     public double MaxLatencyMs => Recorder.Client.Max / 1000.0;
 }

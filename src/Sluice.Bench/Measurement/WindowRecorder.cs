@@ -12,6 +12,9 @@ public sealed class WindowRecorder
     /// <summary>Client-observed latency (send to last response byte) of successful requests.</summary>
     public LatencyHistogram Client { get; } = new();
 
+    /// <summary>Client-side latency of failed requests (how long a client waited to learn of the failure), in microseconds.</summary>
+    public LatencyHistogram ErrorLatency { get; } = new();
+
     /// <summary>Server-reported queue time of successful requests (Sluice timing headers / trailers).</summary>
     public LatencyHistogram Queue { get; } = new();
 
@@ -56,6 +59,7 @@ public sealed class WindowRecorder
         if (!outcome.Success)
         {
             Errors.AddOrUpdate(outcome.Status, 1, static (_, n) => n + 1);
+            ErrorLatency.Record(latencyUs);
             return;
         }
 
@@ -74,6 +78,7 @@ public sealed class WindowRecorder
     {
         ArgumentNullException.ThrowIfNull(other);
         Client.Add(other.Client);
+        ErrorLatency.Add(other.ErrorLatency);
         Queue.Add(other.Queue);
         Compute.Add(other.Compute);
         ComputeInfer.Add(other.ComputeInfer);

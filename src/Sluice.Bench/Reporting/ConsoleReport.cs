@@ -115,7 +115,10 @@ public static class ConsoleReport
 
         foreach (var step in steps)
         {
-            var errors = step.Recorder.Errors.IsEmpty ? "0" : string.Join(" ", step.Recorder.Errors.OrderBy(e => e.Key).Select(e => $"{e.Key}:{e.Value}"));
+            var errors = step.Recorder.Errors.IsEmpty
+                ? "0"
+                : string.Join(" ", step.Recorder.Errors.OrderBy(e => e.Key).Select(e => $"{e.Key}:{e.Value}"))
+                  + string.Create(CultureInfo.InvariantCulture, $" (p50 {step.ErrorLatencyMs(50):0.#} ms)");
             if (step.Recorder.DroppedSends > 0)
             {
                 errors += $" dropped:{step.Recorder.DroppedSends}";

@@ -34,7 +34,8 @@ public static class ReportWriter
         var builder = new StringBuilder();
         builder.Append("protocol,mode,concurrency,rate,arrival,trials,stable,successes,failures,late_sends,dropped_sends,elapsed_s,")
             .Append("requests_per_s,inferences_per_s,sent_per_s,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms,mean_ms,")
-            .Append("server_success,server_avg_batch,server_queue_us,server_compute_input_us,server_compute_infer_us,server_compute_output_us,slo_met\n");
+            .Append("server_success,server_avg_batch,server_queue_us,server_compute_input_us,server_compute_infer_us,server_compute_output_us,slo_met,")
+            .Append("failure_p50_ms,failure_p99_ms\n");
         foreach (var (step, protocol) in report.Steps.Select(s => (s, report.Protocol))
                      .Concat((report.InProcessSteps ?? []).Select(s => (s, "in-process"))))
         {
@@ -49,6 +50,7 @@ public static class ReportWriter
                 step.Recorder.Client.Mean / 1000,
                 server?.Success.Count, server?.AverageBatchSize, server?.Queue.MeanUs, server?.ComputeInput.MeanUs,
                 server?.ComputeInfer.MeanUs, server?.ComputeOutput.MeanUs, step.Slo.Count > 0 ? step.SloMet : null,
+                step.Failures > 0 ? step.ErrorLatencyMs(50) : null, step.Failures > 0 ? step.ErrorLatencyMs(99) : null,
             };
             builder.AppendJoin(',', cells.Select(Cell)).Append('\n');
         }
@@ -150,6 +152,17 @@ public static class ReportWriter
             }
 
             w.WriteEndObject();
+            if (step.Failures > 0)
+            {
+                w.WriteStartObject("failure_latency_ms");
+                foreach (var p in Percentiles)
+                {
+                    WriteNumber(w, "p" + p.ToString("0.#", CultureInfo.InvariantCulture).Replace('.', '_'), step.ErrorLatencyMs(p));
+                }
+
+                w.WriteEndObject();
+            }
+
             WriteNumber(w, "elapsed_seconds", step.Elapsed.TotalSeconds);
             WriteNumber(w, "requests_per_second", step.RequestsPerSecond);
             WriteNumber(w, "inferences_per_second", step.InferencesPerSecond);
