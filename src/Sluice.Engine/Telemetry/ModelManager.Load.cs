@@ -18,7 +18,8 @@ public sealed partial class ModelManager
             {
                 var counts = version.Counters.Snapshot();
                 load.Add(new ModelVersionLoad(
-                    version.Name, version.VersionText, version.Loop.QueuedCount, counts.InFlight, version.Config.MaxBatchSize));
+                    version.Name, version.VersionText, version.Loop.QueuedCount, counts.InFlight, version.Config.MaxBatchSize,
+                    version.Loop.ExpectedQueueWait));
             }
         }
 

@@ -6,4 +6,7 @@ namespace Sluice.Engine.Telemetry;
 /// <param name="Queued">Requests waiting in the queue (Triton's pending request count).</param>
 /// <param name="InFlight">Admitted requests not yet finished (queued or executing).</param>
 /// <param name="MaxBatchSize">The model's max_batch_size (0 when it does not batch).</param>
-public readonly record struct ModelVersionLoad(string ModelName, string ModelVersion, int Queued, long InFlight, int MaxBatchSize);
+/// <param name="ExpectedQueueWait">How long the queued rows would take to drain, as admission estimates it; null until a batch
+/// ran while others waited.</param>
+public readonly record struct ModelVersionLoad(
+    string ModelName, string ModelVersion, int Queued, long InFlight, int MaxBatchSize, TimeSpan? ExpectedQueueWait = null);

@@ -84,6 +84,9 @@ public sealed class InferenceMetrics
             description: "Requests waiting in the model's queue now.");
         meter.CreateObservableGauge("sluice_inflight_requests", () => ReadLoad(static l => l.InFlight),
             description: "Requests admitted by the engine and not finished (queued or executing) now.");
+        meter.CreateObservableGauge("sluice_queue_expected_wait_seconds", ReadExpectedWait, unit: "s",
+            description: "How long the queued rows would take to drain, from the time per row of batches that ran while others "
+                + "waited; requests whose queue timeout is shorter are refused on arrival. Absent until such a batch ran.");
     }
 
     /// <summary>Records one finished request (called by the telemetry observer).</summary>
@@ -196,6 +199,17 @@ public sealed class InferenceMetrics
         foreach (var load in _loaded.Models.GetLoad())
         {
             yield return new Measurement<long>(read(load), Tag("model", load.ModelName), Tag("version", load.ModelVersion));
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ReadExpectedWait()
+    {
+        foreach (var load in _loaded.Models.GetLoad())
+        {
+            if (load.ExpectedQueueWait is { } wait)
+            {
+                yield return new Measurement<double>(wait.TotalSeconds, Tag("model", load.ModelName), Tag("version", load.ModelVersion));
+            }
         }
     }
 

@@ -74,6 +74,7 @@ public sealed class MetricsExpositionTests
         Assert.Equal(1, scraped.Value("sluice_batch_average_size", model));
         Assert.Equal(0, scraped.Value("sluice_queue_depth", model));
         Assert.Equal(0, scraped.Value("sluice_inflight_requests", model));
+        Assert.Empty(scraped.Find("sluice_queue_expected_wait_seconds"));   // requests one at a time: no batch ran under backlog
         Assert.Equal("counter", scraped.Types["sluice_batch_preferred_hits_total"]);
 
         // No calibration file: no peak series (absent, never invented). No NVML here: no GPU series.
@@ -82,6 +83,23 @@ public sealed class MetricsExpositionTests
         {
             Assert.DoesNotContain(scraped.Samples, s => s.Name.StartsWith("nv_gpu_", StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public async Task Scrape_AfterABatchUnderBacklog_ExposesTheExpectedQueueWait()
+    {
+        // Batches of at most 2 rows, ~20 ms a row: of 10 requests at once, the first runs alone and the next leaves rows behind.
+        using var repository = new TestRepository().WithSlow("slow", iterations: 300, intraOpThreads: 1, maxBatchSize: 2);
+        await using var server = await TelemetryServer.StartAsync(repository.Path, models: "slow");
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            server.Client.PostAsync("v2/models/slow/infer", KServeHttp.Json(Hosting.SluiceApplicationTests.SlowRequest(rows: 1)))));
+        Assert.All(responses, static r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        var scraped = await server.ScrapeUntilAsync(
+            s => s.Find("sluice_queue_expected_wait_seconds").Any(), "a batch that ran under backlog taught the estimate");
+
+        Assert.Equal("gauge", scraped.Types["sluice_queue_expected_wait_seconds"]);
+        Assert.Equal(0, scraped.Value("sluice_queue_expected_wait_seconds", [("model", "slow"), ("version", "1")]));   // queue empty now
     }
 
     [Fact]
