@@ -121,6 +121,15 @@ public static class ReportWriter
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
+    /// <summary>One number per <see cref="Percentiles"/> entry, named p50, p90, p95, p99, p99_9.</summary>
+    private static void WritePercentiles(Utf8JsonWriter w, Func<double, double> atPercentile)
+    {
+        foreach (var p in Percentiles)
+        {
+            WriteNumber(w, "p" + p.ToString("0.#", CultureInfo.InvariantCulture).Replace('.', '_'), atPercentile(p));
+        }
+    }
+
     private static void WriteSteps(Utf8JsonWriter w, string name, IReadOnlyList<StepResult> steps)
     {
         w.WriteStartArray(name);
@@ -155,11 +164,7 @@ public static class ReportWriter
             if (step.Failures > 0)
             {
                 w.WriteStartObject("failure_latency_ms");
-                foreach (var p in Percentiles)
-                {
-                    WriteNumber(w, "p" + p.ToString("0.#", CultureInfo.InvariantCulture).Replace('.', '_'), step.ErrorLatencyMs(p));
-                }
-
+                WritePercentiles(w, step.ErrorLatencyMs);
                 w.WriteEndObject();
             }
 
@@ -167,10 +172,7 @@ public static class ReportWriter
             WriteNumber(w, "requests_per_second", step.RequestsPerSecond);
             WriteNumber(w, "inferences_per_second", step.InferencesPerSecond);
             w.WriteStartObject("latency_ms");
-            foreach (var p in Percentiles)
-            {
-                WriteNumber(w, "p" + p.ToString("0.#", CultureInfo.InvariantCulture).Replace('.', '_'), step.LatencyMs(p));
-            }
+            WritePercentiles(w, step.LatencyMs);
 
             WriteNumber(w, "max", step.MaxLatencyMs);
             WriteNumber(w, "mean", step.Recorder.Client.Mean / 1000);

@@ -221,7 +221,6 @@ public static class LlamaModelWriter
         var values = LlamaWeights.Generate(config.Seed, tensor);
         int rows = (int)tensor.Dims[0], columns = (int)tensor.Dims[1];
         var row = new float[rows];
-        var bytes = new byte[rows * config.ElementSize];
         for (var column = 0; column < columns; column++)
         {
             for (var r = 0; r < rows; r++)
@@ -229,16 +228,7 @@ public static class LlamaModelWriter
                 row[r] = values[(long)r * columns + column];
             }
 
-            if (config.ElementType == DataType.Fp16)
-            {
-                System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(row, MemoryMarshal.Cast<byte, Half>(bytes.AsSpan()));
-            }
-            else
-            {
-                MemoryMarshal.AsBytes(row.AsSpan()).CopyTo(bytes);
-            }
-
-            write(bytes);
+            write(ToElementBytes(row, config.ElementType));
         }
     }
 
